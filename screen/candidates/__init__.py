@@ -1,0 +1,1 @@
+"""Candidate generation (prototype substitution, user structures) and prefilters."""

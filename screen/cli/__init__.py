@@ -1,0 +1,1 @@
+"""The batscreen command-line interface."""

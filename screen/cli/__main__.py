@@ -1,0 +1,5 @@
+"""`python -m screen.cli`: the batscreen command."""
+
+from screen.cli.main import main
+
+main()

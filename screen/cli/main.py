@@ -1,0 +1,240 @@
+"""The ``batscreen`` command: a thin layer over the Python API.
+
+Exit codes: 0 success, 1 unexpected error, 2 bad input (workflow file, output directory,
+unavailable potential), 130 interrupted (rerun the same command to resume).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+app = typer.Typer(
+    name="batscreen",
+    help="Screen battery materials with machine-learned interatomic potentials.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Potentials registered by model cards in models/.")
+app.add_typer(models_app, name="models")
+
+# wide output when piped or logged, so tables stay one record per line
+_WIDTH = None if sys.stdout.isatty() else 160
+console = Console(soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
+
+EXIT_BAD_INPUT = 2
+EXIT_INTERRUPTED = 130
+
+
+def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _setup_logging(verbose: bool) -> None:
+    from rich.logging import RichHandler
+
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False)],
+    )
+
+
+@app.command()
+def validate(file: Annotated[Path, typer.Argument(help="workflow file (YAML)")]) -> None:
+    """Check a workflow file and list every problem at once."""
+    from screen.workflow.load import validate_workflow
+
+    problems = validate_workflow(file)
+    if problems:
+        err.print(f"[bold red]{len(problems)} problem(s)[/] in {file}:", highlight=False)
+        for problem in problems:
+            err.print(f"  - {problem}", highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT)
+    console.print(f"{file}: valid", highlight=False)
+
+
+@app.command()
+def run(
+    file: Annotated[Path, typer.Argument(help="workflow file (YAML)")],
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", help="campaign directory [campaigns/<name>]")
+    ] = None,
+    workers: Annotated[
+        str | None, typer.Option(help="relaxation workers: a number or 'auto' [workflow's]")
+    ] = None,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False,
+) -> None:
+    """Run a campaign (or resume it: rerun the same command after an interruption)."""
+    from screen.potentials.cards import PotentialUnavailable
+    from screen.store.campaign import CampaignDirectoryError
+    from screen.workflow.load import WorkflowError, load_workflow
+
+    _setup_logging(verbose)
+    try:
+        workflow = load_workflow(file)
+    except WorkflowError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    n_workers: int | str | None = None
+    if workers is not None:
+        if workers != "auto" and not (workers.isdigit() and int(workers) > 0):
+            raise _fail(f"--workers must be a positive number or 'auto', not {workers!r}")
+        n_workers = workers if workers == "auto" else int(workers)
+
+    from screen.cli.progress import StageProgress
+    from screen.pipeline import default_out
+    from screen.pipeline import run as run_campaign
+
+    target = out or default_out(workflow)
+    console.print(f"campaign [bold]{workflow.name}[/] -> {target}", highlight=False)
+    try:
+        with StageProgress(console) as progress:
+            result = run_campaign(workflow, target, workers=n_workers, progress=progress.update)
+    except CampaignDirectoryError as exc:
+        raise _fail(str(exc)) from None
+    except PotentialUnavailable as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        err.print(
+            "[yellow]interrupted[/]: finished records are saved; run the same command "
+            "again to resume",
+            highlight=False,
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    console.print(funnel_table(result.funnel))
+    console.print(
+        f"{len(result.ranked())} ranked candidates: {result.root / 'candidates.csv'}",
+        highlight=False,
+    )
+
+
+def funnel_table(rows: list[Any]) -> Table:
+    """The funnel as a rich table."""
+    table = Table(title="funnel", title_justify="left")
+    table.add_column("stage")
+    table.add_column("entered", justify="right")
+    table.add_column("passed", justify="right")
+    table.add_column("left: reason (count)")
+    for row in rows:
+        reasons = "\n".join(
+            f"{reason} ({state}): {n}" for (state, reason), n in sorted(row.left.items())
+        )
+        table.add_row(row.stage, str(row.entered), str(row.passed), reasons or "-")
+    return table
+
+
+@app.command()
+def init(
+    name: Annotated[str, typer.Argument(help="campaign name; writes NAME.yaml")],
+    source: Annotated[
+        str, typer.Option("--from", help="example workflow in workflows/ to start from")
+    ] = "quickstart",
+    directory: Annotated[Path, typer.Option("--dir", help="where to write NAME.yaml")] = Path("."),
+) -> None:
+    """Copy an example workflow to start a new campaign from."""
+    import yaml
+
+    from screen.resources import resource_dir
+    from screen.workflow.load import WorkflowError, validate_data
+
+    examples = sorted(p.stem for p in resource_dir("workflows").glob("*.yaml"))
+    if source not in examples:
+        raise _fail(f"no example workflow {source!r}; available: {', '.join(examples)}")
+    target = directory / f"{name}.yaml"
+    if target.exists():
+        raise _fail(f"{target} exists; choose another name or --dir")
+    lines = (resource_dir("workflows") / f"{source}.yaml").read_text().splitlines(keepends=True)
+    text = "".join(f"name: {name}\n" if line.startswith("name:") else line for line in lines)
+    try:
+        validate_data(yaml.safe_load(text), file=str(target), base_dir=resource_dir("workflows"))
+    except WorkflowError as exc:
+        raise _fail(str(exc)) from None
+    directory.mkdir(parents=True, exist_ok=True)
+    target.write_text(text)
+    console.print(f"wrote {target} (from {source}); edit it, then: batscreen run {target}")
+
+
+@app.command()
+def status(directory: Annotated[Path, typer.Argument(help="campaign directory")]) -> None:
+    """Summarize a campaign directory."""
+    from screen.status import summarize
+    from screen.store.campaign import CampaignDirectoryError
+
+    try:
+        info = summarize(directory)
+    except CampaignDirectoryError as exc:
+        raise _fail(str(exc)) from None
+    console.print(
+        f"campaign [bold]{info['name']}[/] in {info['root']} (created {info['created_utc']})",
+        highlight=False,
+    )
+    table = Table()
+    for col in ("stage", "state", "records", "passed"):
+        table.add_column(col)
+    for s in info["stages"]:
+        records = f"{s.records}/{s.planned}" if s.planned else str(s.records)
+        table.add_row(s.stage, s.state, records, "" if s.passed is None else str(s.passed))
+    console.print(table)
+    last = info["last_run"]
+    if last:
+        console.print(
+            f"last run: {last.get('status')} (started {last.get('started_utc')}, ended "
+            f"{last.get('ended_utc', '-')}, host {last.get('host')}, device {last.get('device')})",
+            highlight=False,
+        )
+    if info["potential"]:
+        p = info["potential"]
+        console.print(f"potential: {p['name']} (sha256 {str(p.get('sha256'))[:12]}...)")
+    console.print(f"deliverables: {', '.join(info['deliverables']) or 'none yet'}")
+
+
+@app.command()
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="write to a file")] = None,
+) -> None:
+    """Print the JSON schema of the workflow file format."""
+    from screen.workflow.schema import workflow_schema
+
+    text = json.dumps(workflow_schema(), indent=2) + "\n"
+    if out:
+        out.write_text(text)
+        console.print(f"wrote {out}")
+    else:
+        sys.stdout.write(text)
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """List the registered potentials and whether their weights are available here."""
+    from screen.potentials.cards import PotentialUnavailable, all_cards
+
+    table = Table()
+    for col in ("name", "backend", "energy convention", "dtype", "weights"):
+        table.add_column(col)
+    for card in all_cards().values():
+        try:
+            path = card.verified_checkpoint()
+            state = "bundled, verified" if path else "none needed"
+        except PotentialUnavailable as exc:
+            state = f"unavailable: {exc}"
+        table.add_row(card.name, card.backend, card.energy_convention, card.default_dtype, state)
+    console.print(table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except BrokenPipeError:  # pragma: no cover - `batscreen schema | head`
+        sys.exit(0)

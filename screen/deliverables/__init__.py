@@ -1,0 +1,1 @@
+"""Deliverables: candidates.csv, CIFs, results.parquet, funnel, provenance."""

@@ -1,0 +1,186 @@
+"""Write the deliverables of a campaign.
+
+candidates.csv  ranked candidates, one row each, units in the column names
+cifs/           one symmetrized CIF per ranked candidate (relaxed structure)
+results.parquet every record (also those that left the funnel), with exact structures as
+                JSON, every property's value as a column (unit and method in the field
+                metadata) and the stage and reason where each record left
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from screen.properties import PROPERTIES
+from screen.records import Record
+from screen.store.atomic import atomic_write_bytes, atomic_write_text
+
+#: (column, property name) of candidates.csv; the unit is appended to the column name
+CSV_PROPERTIES = (
+    "rank_score",
+    "formation_energy_per_atom",
+    "theoretical_capacity_gravimetric",
+    "energy_per_atom",
+    "relax_converged",
+    "relax_steps",
+    "relax_max_force",
+    "relax_max_stress",
+    "volume_change_relax",
+    "spacegroup_initial",
+    "spacegroup_relaxed",
+    "critical_elements",
+    "critical_mass_fraction",
+)
+
+
+def _column(name: str) -> str:
+    unit = PROPERTIES[name].unit if name in PROPERTIES else ""
+    return f"{name} [{unit}]" if unit else name
+
+
+def _cell(value: Any) -> Any:
+    if isinstance(value, list):
+        return " ".join(map(str, value))
+    if isinstance(value, dict):
+        return json.dumps(value, sort_keys=True)
+    return value
+
+
+def ranked(records: list[Record]) -> list[Record]:
+    """Records that passed ranking, best first."""
+    out = [r for r in records if r.active and "rank" in r.properties]
+    return sorted(out, key=lambda r: r.number("rank"))
+
+
+def cif_name(record: Record) -> str:
+    """File name of a ranked record's CIF."""
+    return f"{int(record.number('rank')):03d}_{record.formula}_{record.id}.cif"
+
+
+def candidates_csv(records: list[Record], potential: str) -> str:
+    """CSV text of the ranked candidates."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header = ["rank", "id", "formula", "prototype", "substitution", "working_ion"]
+    header += [_column(name) for name in CSV_PROPERTIES] + ["potential", "cif"]
+    writer.writerow(header)
+    for record in ranked(records):
+        recipe = record.provenance.get("recipe", {})
+        substitution = recipe.get("substitution")
+        row = [
+            int(record.number("rank")),
+            record.id,
+            record.formula,
+            recipe.get("prototype", recipe.get("file", "")),
+            " ".join(f"{k}={v}" for k, v in sorted(substitution.items())) if substitution else "",
+            record.provenance.get("working_ion") or "",
+        ]
+        row += [_cell(record.value(name, "")) for name in CSV_PROPERTIES]
+        row += [potential, f"cifs/{cif_name(record)}"]
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def write_cifs(directory: Path, records: list[Record], symprec: float) -> list[Path]:
+    """Replace ``directory`` with one symmetrized CIF per ranked record."""
+    from pymatgen.io.cif import CifWriter
+
+    directory = Path(directory)
+    tmp = Path(tempfile.mkdtemp(prefix=".cifs.", dir=directory.parent))
+    written = []
+    try:
+        for record in ranked(records):
+            structure = record.current_structure()
+            try:
+                text = str(CifWriter(structure, symprec=symprec))
+            except Exception:  # symmetry finding can fail on distorted cells
+                text = str(CifWriter(structure))
+            (tmp / cif_name(record)).write_text(text)
+            written.append(directory / cif_name(record))
+        old = directory.with_name(f".{directory.name}.old")
+        if directory.exists():
+            os.replace(directory, old)
+        os.replace(tmp, directory)
+        shutil.rmtree(old, ignore_errors=True)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return written
+
+
+def results_table(records: list[Record]) -> Any:
+    """A pyarrow Table with one row per record."""
+    import pyarrow as pa
+
+    names = sorted({name for r in records for name in r.properties})
+    units: dict[str, str] = {}
+    methods: dict[str, str] = {}
+    for record in records:
+        for name, prop in record.properties.items():
+            units.setdefault(name, prop.unit)
+            methods.setdefault(name, prop.method)
+    rows = []
+    for record in records:
+        exit_info = record.exit_stage()
+        recipe = record.provenance.get("recipe", {})
+        row: dict[str, Any] = {
+            "id": record.id,
+            "formula": record.formula,
+            "generator": recipe.get("generator"),
+            "prototype": recipe.get("prototype"),
+            "working_ion": record.provenance.get("working_ion"),
+            "active": record.active,
+            "exit_stage": exit_info[0] if exit_info else None,
+            "exit_state": exit_info[1].state if exit_info else None,
+            "exit_reason": exit_info[1].reason if exit_info else None,
+            "exit_detail": exit_info[1].detail if exit_info else None,
+        }
+        for name in names:
+            value = record.value(name)
+            row[name] = json.dumps(value) if isinstance(value, list | dict) else value
+        row["structure_json"] = json.dumps(record.structure)
+        row["relaxed_structure_json"] = (
+            json.dumps(record.relaxed_structure) if record.relaxed_structure else None
+        )
+        row["properties_json"] = json.dumps(
+            {k: v.model_dump(mode="json") for k, v in record.properties.items()}
+        )
+        row["status_json"] = json.dumps({k: v.model_dump() for k, v in record.status.items()})
+        row["provenance_json"] = json.dumps(record.provenance, default=str)
+        rows.append(row)
+    table = pa.Table.from_pylist(rows)
+    fields = []
+    for f in table.schema:
+        if f.name in units:
+            meta = {"unit": units[f.name], "method": methods[f.name][:500]}
+            f = f.with_metadata({k: v.encode() for k, v in meta.items()})
+        fields.append(f)
+    return table.cast(pa.schema(fields))
+
+
+def write_results_parquet(path: Path, records: list[Record]) -> None:
+    """Write results.parquet atomically."""
+    import pyarrow.parquet as pq
+
+    sink = io.BytesIO()
+    pq.write_table(results_table(records), sink)
+    atomic_write_bytes(Path(path), sink.getvalue())
+
+
+def write_deliverables(
+    out: Path, records: list[Record], *, potential: str, cif: bool, symprec: float
+) -> None:
+    """candidates.csv, cifs/ and results.parquet in ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    if cif:
+        write_cifs(out / "cifs", records, symprec)
+    atomic_write_text(out / "candidates.csv", candidates_csv(records, potential))
+    write_results_parquet(out / "results.parquet", records)

@@ -1,0 +1,1 @@
+"""Property estimators: formation energy, theoretical capacity (more in later issues)."""

@@ -1,0 +1,1 @@
+"""Executors run stage functions: in-process/local now, SLURM arrays later."""

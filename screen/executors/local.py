@@ -1,0 +1,354 @@
+"""Local executor for per-record stages: shards, journals, one single-threaded worker per core.
+
+The records of a per-record stage (relaxation) are split into shards (plan.json, fixed at
+the first run). Each finished record is appended to its shard's journal at once; a shard
+whose records are all done is written as one atomic file and its journal removed. A
+killed run therefore resumes with every finished record and recomputes none.
+
+On CPU the fastest layout is one single-threaded worker process per core (see
+docs/performance.md); on a GPU the stage runs in-process. A worker that dies (segfault,
+out of memory) costs only the records it held: they are retried one at a time in a fresh
+worker, and a record that kills its worker again is marked failed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
+from multiprocessing import get_context
+from pathlib import Path
+from typing import Any
+
+from screen.records import Record
+from screen.store.atomic import atomic_write_text
+from screen.store.journal import Journal, read_shard, write_shard
+
+log = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[str, int, int], None]
+
+_THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+@dataclass(frozen=True)
+class RecordStage:
+    """A stage that maps each record independently: ``func(records, params, potential)``."""
+
+    name: str
+    function: str  # "module:function"
+    params_model: str  # "module:Class"
+    params_json: str
+    potential: tuple[str, str, str | None]  # (model name, device, dtype)
+
+    def resolve(self) -> Callable[..., list[Record]]:
+        """The stage function object."""
+        module, func = self.function.split(":")
+        fn: Callable[..., list[Record]] = getattr(importlib.import_module(module), func)
+        return fn
+
+    def params(self) -> Any:
+        """The stage parameters, validated into their pydantic model."""
+        module, cls = self.params_model.split(":")
+        return getattr(importlib.import_module(module), cls).model_validate_json(self.params_json)
+
+
+# ---------------------------------------------------------------------- worker side
+_WORKER: dict[str, Any] = {}
+
+
+def _watch_parent(parent_pid: int) -> None:  # pragma: no cover - runs in workers
+    """Exit when the parent dies (kill -9 leaves pool workers orphaned otherwise)."""
+    import time
+
+    while True:
+        if os.getppid() != parent_pid:
+            os._exit(1)
+        time.sleep(1.0)
+
+
+def _worker_init(stage: RecordStage, parent_pid: int) -> None:  # pragma: no cover - workers
+    import signal
+
+    import torch
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+
+    torch.set_num_threads(1)
+    threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
+    from screen.potentials.registry import load_potential
+
+    name, device, dtype = stage.potential
+    _WORKER["potential"] = load_potential(name, device=device, dtype=dtype)
+    _WORKER["func"] = stage.resolve()
+    _WORKER["params"] = stage.params()
+
+
+def _worker_apply(record_json: str) -> str:  # pragma: no cover - runs in workers
+    record = Record.from_json(record_json)
+    out = _WORKER["func"]([record], _WORKER["params"], _WORKER["potential"])
+    return out[0].to_json()
+
+
+# ---------------------------------------------------------------------- shard bookkeeping
+def plan_shards(stage_dir: Path, ids: list[str], shard_size: int) -> list[list[str]]:
+    """The stage's shards, fixed at the first run (plan.json) so resumes agree."""
+    path = stage_dir / "plan.json"
+    if path.is_file():
+        shards: list[list[str]] = json.loads(path.read_text())["shards"]
+        planned = sorted(i for shard in shards for i in shard)
+        if planned != sorted(ids):
+            raise RuntimeError(
+                f"{path} was planned for other records than this stage now has; the "
+                "campaign directory is inconsistent (was a stage output edited?)"
+            )
+        return shards
+    ordered = sorted(ids)
+    shards = [ordered[i : i + shard_size] for i in range(0, len(ordered), shard_size)]
+    atomic_write_text(path, json.dumps({"shard_size": shard_size, "shards": shards}))
+    return shards
+
+
+class _ShardBook:
+    """Tracks finished records per shard; journals each and seals complete shards."""
+
+    def __init__(self, stage_dir: Path, shards: list[list[str]]):
+        self.stage_dir = stage_dir
+        self.shards = shards
+        self.shard_of = {rid: k for k, shard in enumerate(shards) for rid in shard}
+        self.done: dict[str, Record] = {}
+        self.sealed: set[int] = set()
+        for k, shard in enumerate(shards):
+            out = self._out(k)
+            if out.is_file():
+                self.done.update((r.id, r) for r in read_shard(out))
+                self.sealed.add(k)
+                continue
+            journaled = self._journal(k).load()
+            self.done.update((rid, r) for rid, r in journaled.items() if rid in set(shard))
+            self._maybe_seal(k)
+
+    def _out(self, k: int) -> Path:
+        return self.stage_dir / f"shard-{k:04d}.jsonl"
+
+    def _journal(self, k: int) -> Journal:
+        return Journal(self.stage_dir / f"shard-{k:04d}.journal.jsonl")
+
+    def _maybe_seal(self, k: int) -> None:
+        if k in self.sealed or any(rid not in self.done for rid in self.shards[k]):
+            return
+        write_shard(self._out(k), (self.done[rid] for rid in self.shards[k]))
+        self.sealed.add(k)
+        with contextlib.suppress(FileNotFoundError):
+            self._journal(k).path.unlink()
+
+    def add(self, record: Record) -> None:
+        """Journal one finished record (durably) and seal its shard when complete."""
+        if record.id in self.done:
+            return
+        k = self.shard_of[record.id]
+        self._journal(k).append(record)
+        self.done[record.id] = record
+        self._maybe_seal(k)
+
+
+# ---------------------------------------------------------------------- driver
+def resolve_workers(workers: int | str, device: str, n_records: int) -> int:
+    """How many worker processes to use."""
+    if device.startswith("cuda"):
+        return 1
+    if workers == "auto":
+        try:
+            cores = len(os.sched_getaffinity(0))
+        except AttributeError:  # pragma: no cover - not Linux
+            cores = os.cpu_count() or 1
+        workers = cores
+    return max(1, min(int(workers), n_records))
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """One BLAS/OpenMP thread and one torch thread in this process, restored afterwards.
+
+    On CPU, ASE's cell filters call small numpy/scipy linear algebra every step; with
+    several BLAS threads they run several times slower (benchmarks/relax_workers.py).
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@contextlib.contextmanager
+def _single_threaded_children() -> Iterator[None]:
+    old = {var: os.environ.get(var) for var in _THREAD_VARS}
+    os.environ.update({var: "1" for var in _THREAD_VARS})
+    try:
+        yield
+    finally:
+        for var, value in old.items():
+            if value is None:
+                os.environ.pop(var, None)
+            else:
+                os.environ[var] = value
+
+
+def run_record_stage(
+    stage: RecordStage,
+    records: list[Record],
+    stage_dir: Path,
+    *,
+    workers: int,
+    shard_size: int,
+    potential: Any = None,
+    progress: ProgressCallback | None = None,
+) -> list[Record]:
+    """Apply a per-record stage to every record, journaled and resumable.
+
+    ``potential`` is used in-process when given (or when ``workers == 1``).
+    """
+    stage_dir.mkdir(parents=True, exist_ok=True)
+    by_id = {r.id: r for r in records}
+    shards = plan_shards(stage_dir, list(by_id), shard_size)
+    book = _ShardBook(stage_dir, shards)
+    todo = [rid for shard in shards for rid in shard if rid not in book.done]
+    total = len(by_id)
+    if book.done:
+        log.info("%s: resuming, %d of %d records already done", stage.name, len(book.done), total)
+
+    def report() -> None:
+        if progress:
+            progress(stage.name, len(book.done), total)
+
+    report()
+    if todo:
+        if workers <= 1 or potential is not None:
+            _run_in_process(stage, [by_id[i] for i in todo], book, potential, report)
+        else:
+            _run_pool(stage, [by_id[i] for i in todo], book, workers, report)
+    return [book.done[rid] for rid in sorted(by_id)]
+
+
+def _run_in_process(
+    stage: RecordStage,
+    records: list[Record],
+    book: _ShardBook,
+    potential: Any,
+    report: Callable[[], None],
+) -> None:
+    if potential is None:
+        from screen.potentials.registry import load_potential
+
+        name, device, dtype = stage.potential
+        potential = load_potential(name, device=device, dtype=dtype)
+    func, params = stage.resolve(), stage.params()
+    limit = single_threaded() if potential.device == "cpu" else contextlib.nullcontext()
+    with limit:
+        for record in records:
+            book.add(func([record], params, potential)[0])
+            report()
+
+
+def _run_pool(
+    stage: RecordStage,
+    records: list[Record],
+    book: _ShardBook,
+    workers: int,
+    report: Callable[[], None],
+) -> None:
+    finished_before = len(book.done)
+    while records:
+        suspects, records = _pool_pass(stage, records, book, workers, report)
+        for record in suspects:  # in flight when a worker died: retried one at a time
+            crashed, _ = _pool_pass(stage, [record], book, 1, report)
+            if not crashed:
+                continue
+            if len(book.done) == finished_before:
+                raise RuntimeError(
+                    f"{stage.name}: worker processes die before finishing any record "
+                    "(cannot load the potential? out of memory?); nothing was marked failed"
+                )
+            failed = record.copy_for_stage()
+            failed.mark(stage.name, "failed", "worker-crashed", "the worker process died twice")
+            book.add(failed)
+            report()
+
+
+def _pool_pass(
+    stage: RecordStage,
+    records: list[Record],
+    book: _ShardBook,
+    workers: int,
+    report: Callable[[], None],
+) -> tuple[list[Record], list[Record]]:
+    """Run records in a fresh pool.
+
+    Returns (records in flight when a worker died, records not yet started); both are
+    empty when the pass finished normally.
+    """
+    queue = list(reversed(records))
+    with _single_threaded_children():
+        pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(stage, os.getpid()),
+        )
+    running: dict[Future[str], Record] = {}
+
+    def submit() -> None:
+        record = queue.pop()
+        with _single_threaded_children():
+            running[pool.submit(_worker_apply, record.to_json())] = record
+
+    try:
+        while queue and len(running) < 2 * workers:
+            submit()
+        while running:
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in finished:
+                record = running.pop(future)
+                try:
+                    book.add(Record.from_json(future.result()))
+                except BrokenProcessPool:
+                    log.warning("%s: a worker died; retrying its records alone", stage.name)
+                    suspects = [record]
+                    for other, held in running.items():
+                        if other.done() and other.exception() is None:
+                            book.add(Record.from_json(other.result()))
+                        else:
+                            suspects.append(held)
+                    return suspects, list(reversed(queue))
+                except Exception as exc:  # the stage function raised despite its guards
+                    failed = record.copy_for_stage()
+                    failed.mark(stage.name, "failed", "stage-error", f"{type(exc).__name__}: {exc}")
+                    book.add(failed)
+                report()
+                if queue:
+                    submit()
+    except BaseException:  # Ctrl-C or an error: stop the workers now, not after their task
+        _terminate_workers(pool)
+        raise
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+    return [], []
+
+
+def _terminate_workers(pool: ProcessPoolExecutor) -> None:
+    processes = getattr(pool, "_processes", None) or {}
+    for process in list(processes.values()):
+        with contextlib.suppress(Exception):
+            process.terminate()

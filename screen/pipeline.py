@@ -1,0 +1,234 @@
+"""Run a whole campaign: generate -> prefilter -> relax -> estimate -> rank -> deliver.
+
+Each finished stage's output (the whole population, including records that left the
+funnel) is stored atomically in the campaign directory; a rerun reuses finished stages and
+resumes the relax stage from its journals. ``run`` is what ``batscreen run`` calls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from screen.deliverables.funnel import FunnelRow, format_funnel, funnel
+from screen.executors.local import (
+    ProgressCallback,
+    RecordStage,
+    resolve_workers,
+    run_record_stage,
+)
+from screen.potentials.base import Potential, resolve_device
+from screen.potentials.registry import DeferredPotential
+from screen.provenance import device_description, host_description, package_versions
+from screen.records import Record
+from screen.store.atomic import atomic_write_text
+from screen.store.campaign import STAGE_ORDER, Campaign, utc_now
+from screen.workflow.load import load_workflow
+from screen.workflow.spec import Workflow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CampaignResult:
+    """What a finished run leaves: the directory, every record, the funnel."""
+
+    root: Path
+    records: list[Record]
+    funnel: list[FunnelRow]
+
+    def ranked(self) -> list[Record]:
+        """Records that passed every stage, best first."""
+        from screen.deliverables.export import ranked
+
+        return ranked(self.records)
+
+    def funnel_table(self) -> str:
+        """The funnel as plain text."""
+        return format_funnel(self.funnel)
+
+
+def default_out(workflow: Workflow) -> Path:
+    """Where a campaign goes without --out: campaigns/<name>."""
+    return Path("campaigns") / workflow.name
+
+
+def _split(records: list[Record]) -> tuple[list[Record], list[Record]]:
+    active = [r for r in records if r.active]
+    return active, [r for r in records if not r.active]
+
+
+class _Runner:
+    def __init__(
+        self,
+        workflow: Workflow,
+        campaign: Campaign,
+        potential: Potential | None,
+        workers: int | str,
+        progress: ProgressCallback | None,
+    ):
+        self.wf = workflow
+        self.campaign = campaign
+        self.device = resolve_device(workflow.potential.device)
+        self.injected = potential
+        self.potential: Any = potential or DeferredPotential(
+            workflow.potential.name, self.device, workflow.potential.dtype
+        )
+        self.workers = workers
+        self.progress = progress
+
+    def report(self, stage: str, done: int, total: int) -> None:
+        if self.progress:
+            self.progress(stage, done, total)
+
+    def stage(self, name: str, records: list[Record]) -> list[Record]:
+        stages = self.wf.stages
+        space = self.wf.chemical_space
+        if name == "generate":
+            from screen.stages import generate
+
+            self.report(name, 0, 0)
+            out = generate(space, stages.generate)
+            self.report(name, len(out), len(out))
+            return out
+        if name == "deliver":
+            from screen.stages import deliver
+
+            self.report(name, 0, len(records))
+            out = deliver(records, self.campaign.root, stages.deliver, self.wf.potential.name)
+            self.report(name, len(out), len(out))
+            return out
+        active, inactive = _split(records)
+        if name == "relax":
+            out = self._relax(active)
+        else:
+            self.report(name, 0, len(active))
+            out = self._whole_stage(name, active)
+            self.report(name, len(active), len(active))
+        return out + inactive
+
+    def _whole_stage(self, name: str, active: list[Record]) -> list[Record]:
+        from screen import stages as api
+
+        st, space = self.wf.stages, self.wf.chemical_space
+        if name == "prefilter":
+            return api.prefilter(active, space, st.prefilter)
+        if name == "estimate":
+            return api.estimate(
+                active,
+                space,
+                st.estimate,
+                self.potential,
+                st.relax,
+                self.campaign.references_file(self.wf.potential.name),
+            )
+        if name == "rank":
+            return api.rank(active, st.rank)
+        raise ValueError(f"unknown stage {name}")
+
+    def _relax(self, active: list[Record]) -> list[Record]:
+        stage = RecordStage(
+            name="relax",
+            function="screen.relaxation.stage:relax_records",
+            params_model="screen.workflow.spec:RelaxParams",
+            params_json=self.wf.stages.relax.model_dump_json(),
+            potential=(self.wf.potential.name, self.device, self.wf.potential.dtype),
+        )
+        workers = resolve_workers(self.workers, self.device, len(active))
+        in_process = self.injected
+        if workers == 1 and in_process is None:
+            in_process = self.potential.load()
+        return run_record_stage(
+            stage,
+            active,
+            self.campaign.stage_dir("relax"),
+            workers=workers,
+            shard_size=self.wf.execution.shard_size,
+            potential=in_process,
+            progress=self.report,
+        )
+
+
+def run(
+    spec: Workflow | str | Path,
+    out: str | Path | None = None,
+    *,
+    workers: int | str | None = None,
+    progress: ProgressCallback | None = None,
+    potential: Potential | None = None,
+) -> CampaignResult:
+    """Run (or resume) a campaign and return its records and funnel.
+
+    Args:
+        spec: a Workflow or the path of a workflow file.
+        out: campaign directory (default campaigns/<name>); rerunning with the same
+            directory resumes, a directory of another campaign is refused.
+        workers: parallel relaxation workers (default: the workflow's execution.workers).
+        progress: called as progress(stage, done, total).
+        potential: an already loaded Potential to use in-process instead of the model
+            card's (tests, notebooks); its identity is recorded as usual.
+    """
+    workflow = spec if isinstance(spec, Workflow) else load_workflow(spec)
+    campaign = Campaign.open(Path(out) if out is not None else default_out(workflow), workflow)
+    runner = _Runner(workflow, campaign, potential, workers or workflow.execution.workers, progress)
+    run_info: dict[str, Any] = {
+        "started_utc": utc_now(),
+        "status": "running",
+        **host_description(),
+        **device_description(runner.device),
+        "workers": str(runner.workers),
+        "packages": package_versions(),
+        "stages_run": [],
+        "stages_reused": [],
+    }
+    provenance = campaign.read_provenance()
+    provenance["workflow"] = workflow.model_dump(mode="json")
+    provenance["potential"] = _potential_record(runner.potential)
+    provenance["runs"].append(run_info)
+    campaign.write_provenance(provenance)
+
+    records: list[Record] = []
+    try:
+        for name in STAGE_ORDER:
+            if campaign.has_output(name):
+                records = campaign.read_output(name)
+                run_info["stages_reused"].append(name)
+                self_total = sum(1 for r in records if name in r.status)
+                runner.report(name, self_total, self_total)
+                continue
+            log.info("stage %s: %d records in", name, sum(r.active for r in records))
+            records = sorted(runner.stage(name, records), key=lambda r: r.id)
+            campaign.write_output(name, records)
+            run_info["stages_run"].append(name)
+        run_info["status"] = "completed"
+    except KeyboardInterrupt:
+        run_info["status"] = "interrupted"
+        raise
+    except BaseException as exc:
+        run_info["status"] = f"failed: {type(exc).__name__}: {exc}"
+        raise
+    finally:
+        run_info["ended_utc"] = utc_now()
+        campaign.write_provenance(provenance)
+
+    rows = funnel(records, STAGE_ORDER)
+    atomic_write_text(
+        campaign.root / "funnel.json", json.dumps([r.as_dict() for r in rows], indent=1)
+    )
+    atomic_write_text(campaign.root / "funnel.txt", format_funnel(rows) + "\n")
+    return CampaignResult(root=campaign.root, records=records, funnel=rows)
+
+
+def _potential_record(potential: Any) -> dict[str, Any]:
+    card = potential.card
+    return {
+        **potential.identity.model_dump(mode="json"),
+        "backend": card.backend,
+        "energy_convention": card.energy_convention,
+        "dtype": potential.dtype,
+        "license": card.license,
+        "citation": " ".join(card.citation.split()),
+    }

@@ -1,0 +1,1 @@
+"""Machine-learned interatomic potentials behind one batched protocol, found by model card."""

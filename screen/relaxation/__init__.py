@@ -1,0 +1,1 @@
+"""Relaxation of candidate structures with a machine-learned potential."""

@@ -1,0 +1,115 @@
+"""The pipeline stages as plain functions: (records, typed parameters) -> records.
+
+These are the same functions the campaign runner and (later) SLURM array tasks call.
+Each accepts pymatgen Structures or records (or a mix) and returns new records; inputs
+are never modified. Parameters default to the workflow-file defaults.
+
+    >>> import screen
+    >>> from pymatgen.core import Structure
+    >>> records = screen.relax([structure], potential="chgnet-0.3.0")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from screen.records import Record, as_records
+from screen.workflow.spec import (
+    ChemicalSpace,
+    DeliverParams,
+    EstimateParams,
+    GenerateParams,
+    PrefilterParams,
+    RankParams,
+    RelaxParams,
+)
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pymatgen.core import Structure
+
+    from screen.potentials.base import Potential
+
+Items = Sequence["Record | Structure"]
+
+
+def _potential(potential: Potential | str) -> Potential:
+    if isinstance(potential, str):
+        from screen.potentials.registry import load_potential
+
+        return load_potential(potential)
+    return potential
+
+
+def generate(space: ChemicalSpace, params: GenerateParams | None = None) -> list[Record]:
+    """Candidates of a chemical space (prototype substitution + user structure files)."""
+    from screen.candidates.generate import generate as _generate
+
+    return _generate(space, params or GenerateParams())
+
+
+def prefilter(
+    items: Items, space: ChemicalSpace, params: PrefilterParams | None = None
+) -> list[Record]:
+    """Geometry, charge-balance, critical-element and duplicate filters."""
+    from screen.candidates.filters import prefilter as _prefilter
+
+    return _prefilter(as_records(items), space, params or PrefilterParams())
+
+
+def relax(
+    items: Items, params: RelaxParams | None = None, potential: Potential | str = "chgnet-0.3.0"
+) -> list[Record]:
+    """Relax every structure with ``potential`` (a loaded Potential or a model-card name)."""
+    from screen.relaxation.stage import relax_records
+
+    return relax_records(as_records(items), params or RelaxParams(), _potential(potential))
+
+
+def estimate(
+    items: Items,
+    space: ChemicalSpace,
+    params: EstimateParams | None = None,
+    potential: Potential | str = "chgnet-0.3.0",
+    relax_params: RelaxParams | None = None,
+    reference_cache: Path | None = None,
+) -> list[Record]:
+    """Formation energy (elemental references relaxed with the same potential), capacity."""
+    from screen.estimators.stage import estimate as _estimate
+
+    return _estimate(
+        as_records(items),
+        space,
+        params or EstimateParams(),
+        _potential(potential),
+        relax_params or RelaxParams(),
+        reference_cache,
+    )
+
+
+def rank(items: Items, params: RankParams | None = None) -> list[Record]:
+    """Weighted-score ranking with hard constraints."""
+    from screen.ranking.score import rank as _rank
+
+    return _rank(as_records(items), params or RankParams())
+
+
+def deliver(
+    items: Items, out: str | Path, params: DeliverParams | None = None, potential: str = ""
+) -> list[Record]:
+    """Write candidates.csv, cifs/ and results.parquet into ``out``.
+
+    Pass every record (also those that left the funnel): results.parquet keeps them all.
+    """
+    from screen.deliverables.export import write_deliverables
+
+    params = params or DeliverParams()
+    records = [r.copy_for_stage() for r in as_records(items)]
+    for record in records:
+        if record.active:
+            record.mark("deliver", "ok")
+    write_deliverables(
+        Path(out), records, potential=potential, cif=params.cif, symprec=params.symprec
+    )
+    return records

@@ -1,0 +1,1 @@
+"""The campaign directory is the store: atomic shards, per-record journals, Parquet."""

@@ -1,0 +1,1 @@
+"""Workflow files: the pydantic models, loading with all-problems-at-once validation."""

@@ -1,0 +1,102 @@
+"""Cheap look-ups used while validating a workflow file.
+
+Reads the names in the shipped resource folders (prototypes, critical lists, model cards)
+without importing pymatgen or torch, so validation stays fast.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from pathlib import Path
+
+import yaml
+
+from screen.properties import RANKABLE_PROPERTIES
+from screen.resources import resource_dir
+
+__all__ = [
+    "ELEMENT_SYMBOLS",
+    "RANKABLE_PROPERTIES",
+    "check_structure_file",
+    "critical_elements",
+    "critical_list_names",
+    "file_sha256",
+    "model_card_names",
+    "prototype_names",
+]
+
+ELEMENT_SYMBOLS = frozenset(
+    """H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge
+    As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm
+    Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U
+    Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og""".split()
+)
+
+STRUCTURE_SUFFIXES = (".cif", ".json", ".vasp", ".poscar", ".xyz", ".extxyz")
+
+
+def _stems(folder: str, sub: str) -> list[str]:
+    return sorted(p.stem for p in (resource_dir(folder) / sub).glob("*.yaml"))
+
+
+@functools.cache
+def prototype_names() -> tuple[str, ...]:
+    """Names of the prototypes shipped in candidates/prototypes/."""
+    return tuple(_stems("candidates", "prototypes"))
+
+
+@functools.cache
+def prototype_applications(name: str) -> tuple[str, ...]:
+    """Roles (cathode, anode, electrolyte) a prototype is meant for."""
+    path = resource_dir("candidates") / "prototypes" / f"{name}.yaml"
+    return tuple(yaml.safe_load(path.read_text()).get("applications", ()))
+
+
+@functools.cache
+def critical_list_names() -> tuple[str, ...]:
+    """Names of the critical-raw-material lists shipped in candidates/critical/."""
+    return tuple(_stems("candidates", "critical"))
+
+
+@functools.cache
+def critical_elements(name: str) -> frozenset[str]:
+    """Element symbols of a critical list (every element any entry maps to)."""
+    path = resource_dir("candidates") / "critical" / f"{name}.yaml"
+    data = yaml.safe_load(path.read_text())
+    return frozenset(e for m in data["materials"] for e in m.get("elements", []))
+
+
+@functools.cache
+def model_card_names() -> tuple[str, ...]:
+    """Names of the model cards in models/."""
+    return tuple(_stems("models", "."))
+
+
+def file_sha256(path: Path) -> str:
+    """sha256 of a file's bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def check_structure_file(path: Path) -> None:
+    """Raise ValueError (naming the file) unless pymatgen can read a structure from it."""
+    if not path.is_file():
+        raise ValueError(f"structure file {path} does not exist")
+    name = path.name.lower()
+    if not (name.endswith(STRUCTURE_SUFFIXES) or "poscar" in name or "contcar" in name):
+        raise ValueError(
+            f"structure file {path}: unsupported format; allowed: CIF (.cif), POSCAR/CONTCAR, "
+            "pymatgen JSON (.json), extended XYZ (.extxyz)"
+        )
+    from pymatgen.core import Structure
+
+    try:
+        structure = Structure.from_file(path)
+    except Exception as exc:  # pymatgen raises many kinds of errors for bad files
+        raise ValueError(f"structure file {path} could not be read: {exc}") from None
+    if len(structure) == 0:
+        raise ValueError(f"structure file {path} contains no atoms")
