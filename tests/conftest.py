@@ -1,0 +1,65 @@
+"""Shared fixtures: toy potential, small workflows, structure builders."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+QUICKSTART = REPO / "workflows" / "quickstart.yaml"
+
+
+def quickstart_data() -> dict[str, Any]:
+    return yaml.safe_load(QUICKSTART.read_text())
+
+
+def small_workflow(**overrides: Any) -> dict[str, Any]:
+    """A tiny Na-ion space: 2 prototypes x a few cations (about 10 candidates)."""
+    data = quickstart_data()
+    data["name"] = "small"
+    space = data["chemical_space"]
+    space["prototypes"] = ["layered-o3-AMX2", "perovskite-AMX3"]
+    space["framework_cations"] = ["Fe", "Cr", "Co", "Zn"]
+    space["anions"] = ["O", "Cl"]
+    for key, value in overrides.items():
+        target = data
+        *path, last = key.split(".")
+        for part in path:
+            target = target.setdefault(part, {})
+        target[last] = value
+    return copy.deepcopy(data)
+
+
+def write_workflow(path: Path, data: dict[str, Any]) -> Path:
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def lj():
+    from screen.potentials.registry import load_potential
+
+    return load_potential("lennard-jones-toy")
+
+
+@pytest.fixture(scope="session")
+def chgnet():
+    import torch
+
+    torch.set_num_threads(1)
+    from screen.potentials.registry import load_potential
+
+    return load_potential("chgnet-0.3.0", device="cpu")
+
+
+@pytest.fixture
+def nacl():
+    from pymatgen.core import Lattice, Structure
+
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+    ).get_primitive_structure()

@@ -1,0 +1,71 @@
+"""The whole campaign in-process with the toy potential (fast), and the Python API."""
+
+from __future__ import annotations
+
+import itertools
+import json
+
+import pyarrow.parquet as pq
+import pytest
+
+import screen
+from screen.store.campaign import STAGE_ORDER
+from screen.workflow.load import load_workflow
+from tests.conftest import small_workflow, write_workflow
+
+
+@pytest.fixture
+def lj_workflow(tmp_path):
+    data = small_workflow(**{"potential.name": "lennard-jones-toy"})
+    data["stages"]["rank"]["constraints"] = {}
+    return load_workflow(write_workflow(tmp_path / "wf.yaml", data))
+
+
+def test_campaign_runs_end_to_end_and_funnel_adds_up(tmp_path, lj_workflow, lj):
+    events = []
+    result = screen.run(
+        lj_workflow, tmp_path / "camp", potential=lj, progress=lambda *e: events.append(e)
+    )
+    rows = {row.stage: row for row in result.funnel}
+    assert list(rows) == list(STAGE_ORDER)
+    for before, after in itertools.pairwise(STAGE_ORDER):
+        assert rows[after].entered == rows[before].passed, (before, after)
+        assert rows[before].entered == rows[before].passed + sum(rows[before].left.values())
+    assert rows["generate"].entered == len(result.records) == 12
+    # NaCoO2, NaCoCl3 are critical (Co); NaZnO2, NaZnO3, NaFeO3, NaCoO3 are not balanced
+    assert rows["prefilter"].left[("filtered", "critical-element")] == 2
+    assert rows["prefilter"].left[("filtered", "charge-imbalance")] == 4
+    ranked = result.ranked()
+    assert len(ranked) == rows["deliver"].passed > 0
+    assert {e[0] for e in events} == set(STAGE_ORDER)
+
+    root = result.root
+    table = pq.read_table(root / "results.parquet")
+    assert table.num_rows == 12
+    unit = table.schema.field("formation_energy_per_atom").metadata[b"unit"]
+    assert unit == b"eV/atom"
+    cifs = sorted((root / "cifs").glob("*.cif"))
+    assert len(cifs) == len(ranked)
+    csv_lines = (root / "candidates.csv").read_text().splitlines()
+    assert len(csv_lines) == len(ranked) + 1
+    assert "formation_energy_per_atom [eV/atom]" in csv_lines[0]
+    funnel = json.loads((root / "funnel.json").read_text())
+    assert [r["stage"] for r in funnel] == list(STAGE_ORDER)
+    provenance = json.loads((root / "provenance.json").read_text())
+    assert provenance["potential"]["name"] == "lennard-jones-toy"
+    assert provenance["runs"][-1]["status"] == "completed"
+
+
+def test_rerun_reuses_every_stage(tmp_path, lj_workflow, lj):
+    first = screen.run(lj_workflow, tmp_path / "camp", potential=lj)
+    second = screen.run(lj_workflow, tmp_path / "camp", potential=lj)
+    assert [r.to_json() for r in first.records] == [r.to_json() for r in second.records]
+    runs = json.loads((tmp_path / "camp" / "provenance.json").read_text())["runs"]
+    assert runs[1]["stages_run"] == [] and runs[1]["stages_reused"] == list(STAGE_ORDER)
+
+
+def test_stage_functions_work_on_structures(lj, nacl):
+    relaxed = screen.relax([nacl], potential=lj)
+    assert relaxed[0].relaxed_structure is not None
+    ranked = screen.rank(relaxed)  # no formation energy estimated yet
+    assert ranked[0].status["rank"].reason == "missing-property"

@@ -1,0 +1,130 @@
+"""The README's main job: the quickstart campaign with the bundled CHGNet, checked for content."""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+import subprocess
+import sys
+
+import pyarrow.parquet as pq
+import pytest
+from pymatgen.core import Composition, Structure
+
+from screen.potentials.cards import get_card
+from screen.store.campaign import STAGE_ORDER
+from tests.conftest import QUICKSTART
+
+
+@pytest.fixture(scope="module")
+def campaign(tmp_path_factory):
+    out = tmp_path_factory.mktemp("quickstart") / "camp"
+    result = subprocess.run(
+        [sys.executable, "-m", "screen.cli", "run", str(QUICKSTART), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return out, result.stdout
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_funnel_adds_up_and_is_printed(campaign):
+    out, stdout = campaign
+    assert "funnel" in stdout and "critical-element" in stdout
+    rows = {r["stage"]: r for r in json.loads((out / "funnel.json").read_text())}
+    assert list(rows) == list(STAGE_ORDER)
+    for stage, row in rows.items():
+        left = sum(item["count"] for item in row["left"])
+        assert row["entered"] == row["passed"] + left, stage
+    for before, after in itertools.pairwise(STAGE_ORDER):
+        assert rows[after]["entered"] == rows[before]["passed"]
+    assert 30 <= rows["generate"]["entered"] <= 100  # "a few dozen candidates"
+    reasons = {item["reason"] for item in rows["prefilter"]["left"]}
+    assert {"critical-element", "charge-imbalance"} <= reasons
+    assert rows["deliver"]["passed"] >= 5
+
+
+def test_every_ranked_candidate_is_physical(campaign):
+    out, _ = campaign
+    with (out / "candidates.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows, "no ranked candidates"
+    assert [int(r["rank"]) for r in rows] == list(range(1, len(rows) + 1))
+    table = pq.read_table(out / "results.parquet").to_pylist()
+    by_id = {r["id"]: r for r in table}
+    critical = {"Co", "Ni", "Mn", "V", "Ti", "Al", "Cu", "Mg"}
+    for row in rows:
+        record = by_id[row["id"]]
+        relaxed = Structure.from_dict(json.loads(record["relaxed_structure_json"]))
+        assert relaxed.composition.reduced_formula == Composition(row["formula"]).reduced_formula
+        assert row["relax_converged"] == "True"
+        assert float(row["relax_max_force [eV/Å]"]) <= 0.05
+        assert float(row["relax_max_stress [GPa]"]) <= 0.2
+        ef = float(row["formation_energy_per_atom [eV/atom]"])
+        assert -5.0 <= ef <= 0.0  # the workflow's constraint is E_f <= 0
+        assert not critical & {str(el) for el in relaxed.composition.elements}
+        cif = Structure.from_file(out / row["cif"])
+        assert cif.composition.reduced_formula == relaxed.composition.reduced_formula
+        capacity = float(row["theoretical_capacity_gravimetric [mAh/g]"])
+        assert 50 < capacity < 500
+    assert len(list((out / "cifs").glob("*.cif"))) == len(rows)
+
+
+def test_results_keep_every_record_with_exit_reasons(campaign):
+    out, _ = campaign
+    table = pq.read_table(out / "results.parquet")
+    rows = table.to_pylist()
+    generated = json.loads((out / "funnel.json").read_text())[0]["entered"]
+    assert len(rows) == generated
+    for row in rows:
+        assert row["active"] == (row["exit_stage"] is None)
+        if not row["active"]:
+            assert row["exit_reason"]
+    meta = table.schema.field("formation_energy_per_atom").metadata
+    assert meta[b"unit"] == b"eV/atom" and b"chgnet-0.3.0" in meta[b"method"]
+
+
+def test_provenance_record(campaign):
+    out, _ = campaign
+    prov = json.loads((out / "provenance.json").read_text())
+    assert prov["potential"]["name"] == "chgnet-0.3.0"
+    assert prov["potential"]["sha256"] == get_card("chgnet-0.3.0").source.sha256
+    assert prov["workflow"]["stages"]["relax"]["fmax"] == 0.05
+    run = prov["runs"][-1]
+    assert run["status"] == "completed"
+    assert run["started_utc"] <= run["ended_utc"]
+    assert run["host"] and run["device"] == "cpu"
+    assert run["packages"]["pymatgen"] and run["packages"]["torch"]
+
+
+def test_status_command_summarizes(campaign):
+    out, _ = campaign
+    result = subprocess.run(
+        [sys.executable, "-m", "screen.cli", "status", str(out)], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    assert "quickstart" in result.stdout and "done" in result.stdout
+    assert "candidates.csv" in result.stdout
+
+
+def test_readme_python_example(campaign, tmp_path, monkeypatch):
+    """The README's Python block runs as written (resuming the finished quickstart)."""
+    import re
+    import shutil
+
+    from tests.conftest import REPO
+
+    out, _ = campaign
+    block = re.search(r"```python\n(.*?)```", (REPO / "README.md").read_text(), re.S).group(1)
+    shutil.copytree(out, tmp_path / "campaigns" / "quickstart")
+    shutil.copytree(REPO / "workflows", tmp_path / "workflows")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    assert namespace["best"].number("rank") == 1
+    assert namespace["relaxed"].value("relax_converged") is True
