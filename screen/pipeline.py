@@ -7,6 +7,7 @@ resumes the relax stage from its journals. ``run`` is what ``batscreen run`` cal
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 from dataclasses import dataclass
@@ -117,14 +118,18 @@ class _Runner:
         if name == "prefilter":
             return api.prefilter(active, space, st.prefilter)
         if name == "estimate":
-            return api.estimate(
-                active,
-                space,
-                st.estimate,
-                self.potential,
-                st.relax,
-                self.campaign.references_file(self.wf.potential.name),
-            )
+            from screen.executors.local import single_threaded
+
+            limit = single_threaded() if self.device == "cpu" else contextlib.nullcontext()
+            with limit:  # elemental references are relaxed in this process
+                return api.estimate(
+                    active,
+                    space,
+                    st.estimate,
+                    self.potential,
+                    st.relax,
+                    self.campaign.references_file(self.wf.potential.name),
+                )
         if name == "rank":
             return api.rank(active, st.rank)
         raise ValueError(f"unknown stage {name}")

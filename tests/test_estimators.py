@@ -101,3 +101,30 @@ def test_missing_reference_filters_with_reason(lj):
     (out,) = estimate([relaxed], space, EstimateParams(), lj, RelaxParams())
     assert out.status["estimate"].reason == "no-elemental-reference"
     assert "Se" in out.status["estimate"].detail
+
+
+def test_failed_reference_costs_only_its_compounds(lj, monkeypatch):
+    import screen.estimators.references as references
+    from screen.estimators.stage import estimate
+
+    original = references.relax_reference
+
+    def flaky(symbol, potential, params):
+        if symbol == "Br":
+            raise RuntimeError("reference relaxation exploded")
+        return original(symbol, potential, params)
+
+    monkeypatch.setattr(references, "relax_reference", flaky)
+    structures = [
+        Structure(Lattice.cubic(5.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+        Structure(Lattice.cubic(5.4), ["Na", "Br"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+    ]
+    relaxed = relax_records(
+        [record_from_structure(s) for s in structures],
+        RelaxParams(max_steps=5, drop_unconverged=False),
+        lj,
+    )
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl", "Br"])
+    out = {r.formula: r for r in estimate(relaxed, space, EstimateParams(), lj, RelaxParams())}
+    assert out["NaCl"].status["estimate"].state == "ok"
+    assert out["NaBr"].status["estimate"].reason == "no-elemental-reference"

@@ -69,3 +69,27 @@ def test_stage_functions_work_on_structures(lj, nacl):
     assert relaxed[0].relaxed_structure is not None
     ranked = screen.rank(relaxed)  # no formation energy estimated yet
     assert ranked[0].status["rank"].reason == "missing-property"
+
+
+def test_status_summarizes_a_partial_campaign(tmp_path, lj_workflow, lj):
+    from screen.status import summarize
+    from screen.store.journal import Journal, read_shard
+
+    result = screen.run(lj_workflow, tmp_path / "camp", potential=lj)
+    relax_dir = result.root / "stages" / "3-relax"
+    relaxed = [r for r in read_shard(relax_dir / "records.jsonl") if "relax" in r.status]
+    for path in relax_dir.glob("*.jsonl"):
+        path.unlink()  # as if killed after one relaxation
+    Journal(relax_dir / "shard-0000.journal.jsonl").append(relaxed[0])
+    for later in ("estimate", "rank", "deliver"):
+        (result.root / "stages").joinpath(
+            f"{STAGE_ORDER.index(later) + 1}-{later}", "records.jsonl"
+        ).unlink()
+    info = summarize(result.root)
+    states = {s.stage: s for s in info["stages"]}
+    assert states["prefilter"].state == "done" and states["prefilter"].passed == len(relaxed)
+    assert states["relax"].state == "partial"
+    assert (states["relax"].records, states["relax"].planned) == (1, len(relaxed))
+    assert states["rank"].state == "not started"
+    assert info["last_run"]["status"] == "completed"
+    assert "candidates.csv" in info["deliverables"]

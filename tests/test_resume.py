@@ -109,11 +109,8 @@ def _check_complete(out: Path, before_kill: dict) -> None:
     assert sorted(relaxed_ids) == sorted(to_relax)  # none lost
     assert len(relaxed_ids) == len(set(relaxed_ids))  # none twice
     by_id = {r["id"]: r for r in relaxed}
-    for rid, record in before_kill.items():  # finished before the kill: not recomputed
-        assert (
-            by_id[rid]["properties"]["relax_wall_time"] == record["properties"]["relax_wall_time"]
-        )
-        assert by_id[rid]["relaxed_structure"] == record["relaxed_structure"]
+    for rid, record in before_kill.items():  # finished before the kill: carried unchanged,
+        assert by_id[rid] == record  # not recomputed (relax_wall_time would differ)
     assert not list((out / "stages" / "3-relax").glob("*.journal.jsonl"))
     funnel = {row["stage"]: row for row in json.loads((out / "funnel.json").read_text())}
     assert funnel["relax"]["entered"] == len(to_relax)

@@ -112,6 +112,14 @@ def run(
             highlight=False,
         )
         raise typer.Exit(EXIT_INTERRUPTED) from None
+    except Exception as exc:
+        if verbose:
+            raise
+        raise _fail(
+            f"{type(exc).__name__}: {exc} (finished work is saved; rerun with -v for the "
+            "traceback, or rerun to resume)",
+            code=1,
+        ) from None
     console.print(funnel_table(result.funnel))
     console.print(
         f"{len(result.ranked())} ranked candidates: {result.root / 'candidates.csv'}",

@@ -121,7 +121,10 @@ def elemental_references(
     missing = sorted(el for el in elements if el not in cached and has_reference(el))
     for symbol in missing:
         log.info("relaxing elemental reference %s with %s", symbol, identity["name"])
-        cached[symbol] = relax_reference(symbol, potential, params)
+        try:
+            cached[symbol] = relax_reference(symbol, potential, params)
+        except Exception as exc:  # its compounds get no formation energy, the rest go on
+            log.warning("elemental reference %s failed with %s: %s", symbol, identity["name"], exc)
     if missing and cache_file is not None:
         payload = {"key": key, "references": {el: asdict(r) for el, r in sorted(cached.items())}}
         atomic_write_text(cache_file, json.dumps(payload, indent=1))

@@ -130,6 +130,8 @@ class _ShardBook:
             if out.is_file():
                 self.done.update((r.id, r) for r in read_shard(out))
                 self.sealed.add(k)
+                with contextlib.suppress(FileNotFoundError):  # killed after sealing
+                    self._journal(k).path.unlink()
                 continue
             journaled = self._journal(k).load()
             self.done.update((rid, r) for rid, r in journaled.items() if rid in set(shard))
@@ -272,15 +274,14 @@ def _run_pool(
     finished_before = len(book.done)
     while records:
         suspects, records = _pool_pass(stage, records, book, workers, report)
-        for record in suspects:  # in flight when a worker died: retried one at a time
-            crashed, _ = _pool_pass(stage, [record], book, 1, report)
-            if not crashed:
-                continue
-            if len(book.done) == finished_before:
-                raise RuntimeError(
-                    f"{stage.name}: worker processes die before finishing any record "
-                    "(cannot load the potential? out of memory?); nothing was marked failed"
-                )
+        # in flight when a worker died: retried one at a time to find the culprit
+        crashed = [r for r in suspects if _pool_pass(stage, [r], book, 1, report)[0]]
+        if crashed and len(book.done) == finished_before:
+            raise RuntimeError(
+                f"{stage.name}: worker processes die before finishing any record "
+                "(cannot load the potential? out of memory?); nothing was marked failed"
+            )
+        for record in crashed:
             failed = record.copy_for_stage()
             failed.mark(stage.name, "failed", "worker-crashed", "the worker process died twice")
             book.add(failed)

@@ -29,6 +29,15 @@ def spacegroup_symbol(structure: Structure, symprec: float = 0.1) -> str:
         return "?"
 
 
+def _set_wall_time(record: Record, started: float, potential: Potential) -> None:
+    record.set_property(
+        "relax_wall_time",
+        time.perf_counter() - started,
+        unit="s",
+        method=f"wall-clock time of this relaxation on {potential.device}",
+    )
+
+
 def relax_record(record: Record, params: RelaxParams, potential: Potential) -> Record:
     """Relax one record (a new record is returned; the input is untouched)."""
     from pymatgen.io.ase import AseAtomsAdaptor
@@ -46,10 +55,12 @@ def relax_record(record: Record, params: RelaxParams, potential: Potential) -> R
         outcome = relax_atoms(AseAtomsAdaptor.get_atoms(initial), potential, params)
     except RelaxationExploded as exc:
         out.mark(STAGE, "failed", "relax-exploded", str(exc))
+        _set_wall_time(out, started, potential)
         return out
     except Exception as exc:  # a bad structure or a model error: keep the others going
         log.warning("relaxation of %s failed: %s", record.id, exc)
         out.mark(STAGE, "failed", "relax-error", f"{type(exc).__name__}: {exc}")
+        _set_wall_time(out, started, potential)
         return out
 
     relaxed = AseAtomsAdaptor.get_structure(outcome.atoms)
@@ -66,12 +77,7 @@ def relax_record(record: Record, params: RelaxParams, potential: Potential) -> R
     }
     for name, (value, unit) in props.items():
         out.set_property(name, value, unit=unit, method=method, model=model)
-    out.set_property(
-        "relax_wall_time",
-        time.perf_counter() - started,
-        unit="s",
-        method=f"wall-clock time of this relaxation on {potential.device}",
-    )
+    _set_wall_time(out, started, potential)
     sym_method = "spglib via pymatgen SpacegroupAnalyzer, symprec 0.1 Å"
     out.set_property("spacegroup_initial", spacegroup_symbol(initial), unit="", method=sym_method)
     out.set_property("spacegroup_relaxed", spacegroup_symbol(relaxed), unit="", method=sym_method)
