@@ -68,6 +68,21 @@ def reference_atoms(symbol: str) -> tuple[Atoms, bool]:
         d = float(spec["bond_length"])
         positions = [[box / 2 - d / 2, box / 2, box / 2], [box / 2 + d / 2, box / 2, box / 2]]
         return Atoms(symbol * 2, positions=positions, cell=[box] * 3, pbc=True), False
+    if kind == "crystal":
+        from pymatgen.core import Lattice, Structure
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        lat = spec["lattice"]
+        lattice = Lattice.from_parameters(
+            lat["a"], lat["b"], lat["c"], lat["alpha"], lat["beta"], lat["gamma"]
+        )
+        structure = Structure.from_spacegroup(
+            spec["spacegroup"],
+            lattice,
+            [site["species"] for site in spec["sites"]],
+            [site["coords"] for site in spec["sites"]],
+        ).get_primitive_structure()
+        return AseAtomsAdaptor.get_atoms(structure), True
     if kind == "molecule":
         pos = np.asarray(spec["positions"], dtype=float)
         pos = pos - pos.mean(axis=0) + box / 2
