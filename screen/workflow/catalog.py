@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -54,6 +55,31 @@ def prototype_applications(name: str) -> tuple[str, ...]:
 
 
 @functools.cache
+def generator_names() -> tuple[str, ...]:
+    """Candidate generators registered in the entry-point group 'screen.generators'."""
+    from importlib.metadata import entry_points
+
+    return tuple(sorted({ep.name for ep in entry_points(group="screen.generators")}))
+
+
+@functools.cache
+def prototype_roles(name: str) -> dict[str, Any]:
+    """Role specifications (RoleSpec) of a curated prototype, read from its file only."""
+    from screen.candidates.prototypes import RoleSpec
+
+    path = resource_dir("candidates") / "prototypes" / f"{name}.yaml"
+    data = yaml.safe_load(path.read_text())
+    return {role: RoleSpec.model_validate(spec) for role, spec in data["roles"].items()}
+
+
+@functools.cache
+def prototype_reference_elements(name: str) -> frozenset[str]:
+    """Elements of a curated prototype's reference compound (species of its sites)."""
+    path = resource_dir("candidates") / "prototypes" / f"{name}.yaml"
+    return frozenset(site["species"] for site in yaml.safe_load(path.read_text())["sites"])
+
+
+@functools.cache
 def critical_list_names() -> tuple[str, ...]:
     """Names of the critical-raw-material lists shipped in candidates/critical/."""
     return tuple(_stems("candidates", "critical"))
@@ -80,6 +106,19 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
+
+
+def structure_files_in(folder: Path) -> list[Path]:
+    """Structure files in a folder (not recursive), sorted by name."""
+    return sorted(
+        p
+        for p in folder.iterdir()
+        if p.is_file()
+        and (
+            p.name.lower().endswith(STRUCTURE_SUFFIXES)
+            or p.name.upper().startswith(("POSCAR", "CONTCAR"))
+        )
+    )
 
 
 def check_structure_file(path: Path) -> None:
