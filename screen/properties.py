@@ -44,7 +44,16 @@ _DEFINITIONS = [
     PropertyDefinition(
         "critical_mass_fraction", "", "mass fraction of critical elements", rankable=True
     ),
-    PropertyDefinition("oxidation_states", "", "charge-balanced oxidation state guess"),
+    PropertyDefinition("oxidation_states", "e", "charge-balanced oxidation state guess"),
+    PropertyDefinition(
+        "hhi_production", "", "mass-weighted HHI of element production (0-10000)", rankable=True
+    ),
+    PropertyDefinition(
+        "hhi_reserve", "", "mass-weighted HHI of element reserves (0-10000)", rankable=True
+    ),
+    PropertyDefinition(
+        "element_cost", "USD/kg", "mass-weighted pure-element price (2013)", rankable=True
+    ),
     PropertyDefinition("rank_score", "", "weighted normalised score (higher is better)"),
     PropertyDefinition("score_breakdown", "", "each objective's contribution to rank_score"),
     PropertyDefinition("rank", "", "1 = best"),

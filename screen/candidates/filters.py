@@ -1,23 +1,31 @@
-"""Prefilters: geometry sanity, charge balance, critical raw materials, duplicates.
+"""Prefilters: size, charge balance, electronegativity, geometry, critical, duplicates.
 
-Each record gets one ``prefilter`` status: ok, or filtered with the first reason found.
-The critical-element content is recorded as properties for every record that gets that far.
+Applied in that order. Each record gets one ``prefilter`` status: ok, or filtered with
+the reason of the first check it fails; the funnel counts records per reason.
+
+Every record that passes the chemistry checks also gets its supply-side properties:
+critical elements and their mass fraction, Herfindahl-Hirschman indices of production and
+reserves (pymatgen's HHI data) and an element-cost estimate where data exist.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from screen.candidates.chemistry import oxidation_states, radius
 from screen.candidates.critical import CriticalList, assess
+from screen.candidates.supply import supply_properties
 from screen.records import Record
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
 
-    from screen.workflow.spec import ChemicalSpace, PrefilterParams
+    from screen.workflow.params import PrefilterParams
+    from screen.workflow.space import ChemicalSpace
 
 log = logging.getLogger(__name__)
 STAGE = "prefilter"
@@ -33,19 +41,76 @@ def shortest_distance(structure: Structure) -> float:
     return min(pair, float(min(structure.lattice.abc)))
 
 
-def charge_balanced_guess(structure: Structure) -> dict[str, float] | None:
-    """The most likely charge-balanced oxidation states (pymatgen's ICSD statistics)."""
-    guesses = structure.composition.oxi_state_guesses(max_sites=-50)
-    return {str(k): float(v) for k, v in guesses[0].items()} if guesses else None
+def closest_contact(structure: Structure, oxi: dict[str, float] | None) -> tuple[float, str]:
+    """Smallest d_ij / (r_i + r_j) over neighbour pairs within 4 Å, and the pair."""
+    radii = {
+        el.symbol: radius(el.symbol, oxi.get(el.symbol) if oxi else None)
+        for el in structure.composition.elements
+    }
+    centers, neighbors, _, distances = structure.get_neighbor_list(4.0)
+    if len(distances) == 0:
+        return float("inf"), ""
+    symbols = np.array([site.specie.symbol for site in structure])
+    sums = np.array(
+        [radii[a] + radii[b] for a, b in zip(symbols[centers], symbols[neighbors], strict=True)]
+    )
+    ratios = distances / sums
+    k = int(np.argmin(ratios))
+    pair = f"{symbols[centers[k]]}-{symbols[neighbors[k]]} {distances[k]:.2f} Å"
+    return float(ratios[k]), pair
+
+
+def _fixed_note(record: Record) -> str:
+    fixed = record.provenance.get("fixed_oxidation_states")
+    if not fixed:
+        return ""
+    return " with polyanion centres " + ", ".join(f"{el}{v:+d}" for el, v in sorted(fixed.items()))
+
+
+def electronegativity_violation(oxi: dict[str, float]) -> str | None:
+    """A cation at least as electronegative (Pauling) as an anion, or None."""
+    from pymatgen.core import Element
+
+    cations = {el: Element(el).X for el, v in oxi.items() if v > 0}
+    anions = {el: Element(el).X for el, v in oxi.items() if v < 0}
+    if not cations or not anions:
+        return None
+    cat = max(cations, key=lambda el: cations[el])
+    an = min(anions, key=lambda el: anions[el])
+    if cations[cat] >= anions[an]:
+        return f"cation {cat} (χ {cations[cat]:.2f}) vs anion {an} (χ {anions[an]:.2f})"
+    return None
 
 
 def _check_one(
     record: Record, space: ChemicalSpace, params: PrefilterParams, clist: CriticalList
 ) -> None:
     structure = record.initial_structure()
-    if len(structure) > space.max_atoms:
+    if params.max_atoms and len(structure) > space.max_atoms:
         record.mark(STAGE, "filtered", "too-many-atoms", f"{len(structure)} > {space.max_atoms}")
         return
+    oxi = oxidation_states(structure.composition, record.provenance.get("fixed_oxidation_states"))
+    if params.charge_balance:
+        if oxi is None:
+            record.mark(
+                STAGE,
+                "filtered",
+                "charge-imbalance",
+                f"no charge-balanced ICSD oxidation states for {record.formula}"
+                + _fixed_note(record),
+            )
+            return
+        record.set_property(
+            "oxidation_states",
+            oxi,
+            unit="e",
+            method="Composition.oxi_state_guesses (pymatgen, ICSD statistics), most likely",
+        )
+    if params.electronegativity and oxi is not None:
+        violation = electronegativity_violation(oxi)
+        if violation:
+            record.mark(STAGE, "filtered", "electronegativity-order", violation)
+            return
     dmin = shortest_distance(structure)
     if dmin < params.min_distance_angstrom:
         record.mark(
@@ -55,60 +120,101 @@ def _check_one(
             f"{dmin:.2f} Å < {params.min_distance_angstrom} Å",
         )
         return
-    if params.charge_balance:
-        oxi = charge_balanced_guess(structure)
-        if oxi is None:
-            record.mark(
-                STAGE,
-                "filtered",
-                "charge-imbalance",
-                f"no charge-balanced oxidation states for {record.formula}",
-            )
-            return
-        record.set_property(
-            "oxidation_states",
-            oxi,
-            unit="e",
-            method="Composition.oxi_state_guesses (pymatgen, ICSD statistics)",
+    ratio, pair = closest_contact(structure, oxi)
+    if ratio < params.min_distance_fraction:
+        record.mark(
+            STAGE,
+            "filtered",
+            "atoms-too-close",
+            f"{pair} is {ratio:.2f} x the radii sum < {params.min_distance_fraction}",
         )
-    working = (
-        [str(record.provenance.get("working_ion"))]
-        if record.provenance.get("working_ion")
-        else list(space.working_ions)
+        return
+    density = float(structure.density)
+    low, high = params.density_g_cm3
+    if not low <= density <= high:
+        record.mark(STAGE, "filtered", "density", f"{density:.2f} g/cm³ outside [{low}, {high}]")
+        return
+    working = record.provenance.get("working_ion")
+    result = assess(
+        structure.composition,
+        clist,
+        space.critical_policy,
+        [str(working)] if working else list(space.working_ions),
     )
-    result = assess(structure.composition, clist, space.critical_policy, working)
     method = f"{clist.id} (mapping v{clist.mapping_version}), policy {space.critical_policy}"
     record.set_property("critical_elements", result.elements, unit="", method=method)
     record.set_property(
         "critical_mass_fraction", round(result.mass_fraction, 6), unit="", method=method
     )
+    for name, (value, unit, how) in supply_properties(structure.composition).items():
+        record.set_property(name, value, unit=unit, method=how)
     if params.critical_elements and result.excluded_by:
         detail = "; ".join(
             f"{el}: {', '.join(clist.materials_by_element[el])}" for el in result.excluded_by
         )
         record.mark(STAGE, "filtered", "critical-element", f"{detail} ({clist.id})")
         return
+    if result.exempt:
+        record.provenance["critical_working_ion"] = result.exempt
     record.mark(STAGE, "ok")
 
 
-def mark_duplicates(records: list[Record], params: PrefilterParams) -> None:
-    """Filter all but the first (by id) of each group of matching structures."""
+def _spacegroup(structure: Structure) -> int:
+    """Space-group number by spglib (symprec 0.1 Å); 0 when spglib cannot tell."""
+    import spglib
+
+    cell = (
+        structure.lattice.matrix.tolist(),
+        structure.frac_coords.tolist(),
+        [site.specie.Z for site in structure],
+    )
+    try:
+        dataset = spglib.get_symmetry_dataset(cell, symprec=0.1)
+    except Exception:  # spglib fails on some distorted cells: compare those all together
+        return 0
+    return int(dataset.number) if dataset is not None else 0
+
+
+def merge_duplicates(records: list[Record], params: PrefilterParams) -> int:
+    """Collapse structure duplicates; returns how many records were marked duplicate.
+
+    Records are grouped by reduced formula, then (for groups of two or more) by space
+    group, and only compared with StructureMatcher inside a group, so the cost grows
+    with group sizes, not with the square of the number of records. In each set of
+    matching structures the first record by id is kept; it lists the others (ids and
+    recipes) in ``provenance['duplicates']`` and they leave with reason ``duplicate``.
+    """
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
     active = sorted((r for r in records if r.status[STAGE].state == "ok"), key=lambda r: r.id)
-    if len(active) < 2:
-        return
-    matcher = StructureMatcher(ltol=params.ltol, stol=params.stol, angle_tol=params.angle_tol)
-    structures = []
+    by_formula: dict[str, list[Record]] = defaultdict(list)
     for record in active:
-        structure = record.initial_structure()
-        structure.properties = {"record_id": record.id}
-        structures.append(structure)
-    by_id = {r.id: r for r in active}
-    for group in matcher.group_structures(structures):
-        ids = sorted(s.properties["record_id"] for s in group)
-        for dup in ids[1:]:
-            by_id[dup].mark(STAGE, "filtered", "duplicate", f"same structure as {ids[0]}")
+        by_formula[record.formula].append(record)
+    matcher = StructureMatcher(ltol=params.ltol, stol=params.stol, angle_tol=params.angle_tol)
+    merged = 0
+    for group in by_formula.values():
+        if len(group) < 2:
+            continue
+        structures = {r.id: r.initial_structure() for r in group}
+        by_sg: dict[int, list[Record]] = defaultdict(list)
+        for record in group:
+            by_sg[_spacegroup(structures[record.id])].append(record)
+        for subgroup in by_sg.values():
+            if len(subgroup) < 2:
+                continue
+            # group_structures reduces each structure once (fit() would per pair)
+            matched = matcher.group_structures([structures[r.id] for r in subgroup])
+            by_structure = {id(structures[r.id]): r for r in subgroup}
+            for same in matched:
+                members = sorted((by_structure[id(s)] for s in same), key=lambda r: r.id)
+                keep, *duplicates = members
+                for record in duplicates:
+                    keep.provenance.setdefault("duplicates", []).append(
+                        {"id": record.id, "recipe": record.provenance.get("recipe")}
+                    )
+                    record.mark(STAGE, "filtered", "duplicate", f"same structure as {keep.id}")
+                    merged += 1
+    return merged
 
 
 def prefilter(records: list[Record], space: ChemicalSpace, params: PrefilterParams) -> list[Record]:
@@ -122,5 +228,5 @@ def prefilter(records: list[Record], space: ChemicalSpace, params: PrefilterPara
             log.warning("prefilter failed for %s: %s", record.id, exc)
             record.mark(STAGE, "failed", "prefilter-error", f"{type(exc).__name__}: {exc}")
     if params.duplicates:
-        mark_duplicates(out, params)
+        merge_duplicates(out, params)
     return out

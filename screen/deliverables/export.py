@@ -15,8 +15,11 @@ import json
 import os
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from typing import Any
+
+from pymatgen.core import Structure
 
 from screen.properties import PROPERTIES
 from screen.records import Record
@@ -37,6 +40,8 @@ CSV_PROPERTIES = (
     "spacegroup_relaxed",
     "critical_elements",
     "critical_mass_fraction",
+    "hhi_production",
+    "element_cost",
 )
 
 
@@ -51,6 +56,14 @@ def _cell(value: Any) -> Any:
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
     return value
+
+
+def recipe_label(recipe: dict[str, Any]) -> str:
+    """Where a candidate came from, in a few words (prototype, exchanged source, file)."""
+    for key in ("prototype", "source", "file", "material_id"):
+        if recipe.get(key):
+            return str(recipe[key])
+    return str(recipe.get("generator", ""))
 
 
 def ranked(records: list[Record]) -> list[Record]:
@@ -68,18 +81,21 @@ def candidates_csv(records: list[Record], potential: str) -> str:
     """CSV text of the ranked candidates."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    header = ["rank", "id", "formula", "prototype", "substitution", "working_ion"]
+    header = ["rank", "id", "formula", "origin", "generator", "substitution", "working_ion"]
     header += [_column(name) for name in CSV_PROPERTIES] + ["potential", "cif"]
     writer.writerow(header)
     for record in ranked(records):
         recipe = record.provenance.get("recipe", {})
-        substitution = recipe.get("substitution")
+        substitution = recipe.get("substitution") or {}
+        change = " ".join(f"{k}={v}" for k, v in sorted(substitution.items()))
+        change += " ".join(f"{k}->{v}" for k, v in sorted(recipe.get("exchange", {}).items()))
         row = [
             int(record.number("rank")),
             record.id,
             record.formula,
-            recipe.get("prototype", recipe.get("file", "")),
-            " ".join(f"{k}={v}" for k, v in sorted(substitution.items())) if substitution else "",
+            recipe_label(recipe),
+            recipe.get("generator", ""),
+            change,
             record.provenance.get("working_ion") or "",
         ]
         row += [_cell(record.value(name, "")) for name in CSV_PROPERTIES]
@@ -88,21 +104,34 @@ def candidates_csv(records: list[Record], potential: str) -> str:
     return buffer.getvalue()
 
 
-def write_cifs(directory: Path, records: list[Record], symprec: float) -> list[Path]:
-    """Replace ``directory`` with one symmetrized CIF per ranked record."""
+def cif_text(structure: Structure, symprec: float) -> str:
+    """A symmetrized CIF that reads back to the same structure, else a P1 CIF.
+
+    Symmetrizing a slightly distorted relaxed cell with a loose tolerance can generate
+    overlapping sites; the CIF is re-read and checked before it is delivered.
+    """
     from pymatgen.io.cif import CifWriter
 
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            text = str(CifWriter(structure, symprec=symprec))
+            back = Structure.from_str(text, fmt="cif")
+            if len(back) == len(structure) and back.composition == structure.composition:
+                return text
+        except Exception:  # spglib or the CIF parser gave up: fall back to P1
+            pass
+        return str(CifWriter(structure))
+
+
+def write_cifs(directory: Path, records: list[Record], symprec: float) -> list[Path]:
+    """Replace ``directory`` with one symmetrized CIF per ranked record."""
     directory = Path(directory)
     tmp = Path(tempfile.mkdtemp(prefix=".cifs.", dir=directory.parent))
     written = []
     try:
         for record in ranked(records):
-            structure = record.current_structure()
-            try:
-                text = str(CifWriter(structure, symprec=symprec))
-            except Exception:  # symmetry finding can fail on distorted cells
-                text = str(CifWriter(structure))
-            (tmp / cif_name(record)).write_text(text)
+            (tmp / cif_name(record)).write_text(cif_text(record.current_structure(), symprec))
             written.append(directory / cif_name(record))
         old = directory.with_name(f".{directory.name}.old")
         if directory.exists():

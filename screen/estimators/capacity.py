@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from screen.candidates.chemistry import ION_CHARGE
+
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Composition
 
 FARADAY_C_PER_MOL = 96485.33212  # CODATA 2018, exact since the 2019 SI
-#: charge of the working ion in its compounds
-ION_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Zn": 2, "Al": 3}
 
 
 def theoretical_capacity_gravimetric(composition: Composition, working_ion: str) -> float:

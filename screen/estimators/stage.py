@@ -6,7 +6,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from screen.estimators.capacity import ION_CHARGE, theoretical_capacity_gravimetric
+from screen.candidates.chemistry import ION_CHARGE
+from screen.estimators.capacity import theoretical_capacity_gravimetric
 from screen.estimators.formation import MissingReference, formation_energy_per_atom
 from screen.estimators.references import ElementReference, elemental_references
 from screen.records import Record
