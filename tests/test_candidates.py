@@ -1,18 +1,16 @@
-"""Generation by prototype substitution and the prefilters."""
+"""Generation: prototype substitution, ion exchange, user structures, Materials Project cache."""
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 
-import numpy as np
 import pytest
-from pymatgen.core import Composition
+from pymatgen.core import Composition, Structure
 
-from screen.candidates.critical import CriticalList, assess
 from screen.candidates.filters import prefilter
 from screen.candidates.generate import generate
-from screen.candidates.prototypes import load_prototypes
-from screen.records import record_from_structure
+from screen.records import Record
 from screen.workflow.spec import ChemicalSpace, GenerateParams, PrefilterParams
 
 
@@ -27,19 +25,13 @@ def space(**kw):
     return ChemicalSpace(**base)
 
 
-def test_prototypes_reproduce_their_reference_compounds():
-    for name, proto in load_prototypes().items():
-        structure = proto.reference_structure()
-        assert (
-            structure.composition.reduced_formula
-            == Composition(proto.reference_compound).reduced_formula
-        ), name
-        assert structure.is_ordered
+def by_formula(records):
+    return {r.formula: r for r in records}
 
 
 def test_generation_enumerates_role_choices():
     records = generate(space(), GenerateParams())
-    # O3: 4 cations x {O, S} (allowed chalcogens); perovskite: 4 cations x {O, Cl}
+    # O3: 4 cations x {O, S} (its allowed chalcogens); perovskite: 4 cations x {O, Cl}
     assert len(records) == 4 * 2 + 4 * 2
     formulas = Counter(r.formula for r in records)
     assert formulas["NaFeO2"] == 1 and formulas["NaFeS2"] == 1 and formulas["NaZnCl3"] == 1
@@ -48,100 +40,193 @@ def test_generation_enumerates_role_choices():
         comp = r.initial_structure().composition
         assert set(map(str, comp.elements)) == set(sub.values())
         assert r.provenance["working_ion"] == "Na"
-        assert r.status["generate"].state == "ok"
+        assert comp.reduced_formula == r.formula
 
 
-def test_generation_is_deterministic_and_ids_follow_the_recipe():
-    a = generate(space(), GenerateParams())
-    b = generate(space(framework_cations=["Co", "Zn", "Cr", "Fe"]), GenerateParams())
-    assert [r.id for r in a] == [r.id for r in b]
-    assert [r.structure for r in a] == [r.structure for r in b]
+def test_olivine_na_substitution_replaces_li():
+    sp = space(prototypes=["olivine-AMTO4"], framework_cations=["Fe"], anions=["PO4"])
+    (record,) = generate(sp, GenerateParams())
+    structure = record.initial_structure()
+    assert structure.composition.reduced_formula == "NaFePO4"
+    assert "Li" not in structure.composition
+    assert record.status["generate"].state == "ok"
+    (checked,) = prefilter([record], sp, PrefilterParams())
+    assert checked.value("oxidation_states") == {"Na": 1.0, "Fe": 2.0, "P": 5.0, "O": -2.0}
+    # Na+ is bigger than Li+: the radius-ratio rule expands the cell
+    li_volume = 291.4  # LiFePO4, Streltsov et al. 1993 (10.332 x 6.010 x 4.692 Å)
+    assert structure.volume > 1.05 * li_volume
 
 
-def test_volume_scaling_follows_ionic_size():
-    records = {r.formula: r for r in generate(space(), GenerateParams())}
-    v_oxide = records["NaFeO2"].initial_structure().volume
-    v_sulfide = records["NaFeS2"].initial_structure().volume
-    assert v_sulfide > 1.2 * v_oxide  # S2- is much larger than O2-
+def test_substitution_likelihood_filters_unlikely_swaps():
+    sp = space(prototypes=["olivine-AMTO4"], framework_cations=["Fe", "Mo"], anions=["PO4"])
+    out = by_formula(generate(sp, GenerateParams(substitution_threshold=0.01)))
+    assert out["NaFePO4"].status["generate"].state == "ok"
+    assert out["NaFePO4"].provenance["substitution_likelihood"] == pytest.approx(0.42, abs=0.05)
+    unlikely = out["NaMoPO4"]  # Mo2+ for Fe2+
+    assert unlikely.status["generate"].reason == "unlikely-substitution"
+    assert unlikely.provenance["substitution_likelihood"] < 0.01
+
+
+def test_polyanion_centres_fill_polyanion_roles():
+    sp = space(prototypes=["olivine-AMTO4"], framework_cations=["Fe", "Mn"], anions=["PO4", "SiO4"])
+    formulas = {r.formula for r in generate(sp, GenerateParams(substitution_threshold=0))}
+    assert formulas == {"NaFePO4", "NaMnPO4", "NaFeSiO4", "NaMnSiO4"}
+
+
+def test_generation_is_deterministic_bit_for_bit():
+    sp = space(prototypes=["layered-o3-AMX2", "layered-p2-AMX2"], framework_cations=["Mn", "Ni"])
+    a = [r.to_json() for r in generate(sp, GenerateParams())]
+    b = [r.to_json() for r in generate(sp, GenerateParams())]
+    assert a == b
+
+
+def test_partial_occupancy_prototype_gives_distinct_orderings():
+    sp = space(prototypes=["layered-p2-AMX2"], framework_cations=["Mn"], anions=["O"])
+    records = [r for r in generate(sp, GenerateParams(max_orderings=3)) if r.active]
+    assert 1 <= len(records) <= 3
+    assert len({r.id for r in records}) == len(records)
+    for r in records:
+        s = r.initial_structure()
+        assert s.is_ordered
+        assert s.composition.reduced_formula == "Na2Mn3O6"  # Na(2/3)MnO2
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    structures = [r.initial_structure() for r in records]
+    assert all(
+        not StructureMatcher().fit(a, b)
+        for i, a in enumerate(structures)
+        for b in structures[i + 1 :]
+    )
+
+
+def test_mg_ion_exchange_leaves_one_vacancy_per_mg(tmp_path):
+    source = Structure.from_spacegroup(  # NaCl-type NaF, two conventional cells: Na8F8
+        "Fm-3m",
+        [[4.63, 0, 0], [0, 4.63, 0], [0, 0, 4.63]],
+        ["Na", "F"],
+        [[0, 0, 0], [0.5, 0.5, 0.5]],
+    ) * (2, 1, 1)
+    source.to(filename=str(tmp_path / "NaF.cif"))
+    sp = ChemicalSpace(
+        working_ions=["Mg"],
+        anions=["F"],
+        structures=[tmp_path / "NaF.cif"],
+        critical_policy="report-only",
+    )
+    params = GenerateParams(
+        generators=["ion-exchange"], max_orderings=3, ion_exchange={"sources": ["structures"]}
+    )
+    records = [r for r in generate(sp, params) if r.active]
+    assert len(records) == 3
+    for r in records:
+        comp = r.initial_structure().composition
+        na_sites = comp["F"]  # every F had one Na partner
+        assert comp["Mg"] * 2 == comp["F"]  # charge balanced: Mg2+ F-
+        assert na_sites - comp["Mg"] == comp["Mg"]  # one vacancy per Mg
+        assert "Na" not in comp
+        assert r.provenance["recipe"]["exchange"] == {"Na": "Mg"}
+        assert r.provenance["vacancies_per_working_ion"] == 1
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    structures = [r.initial_structure() for r in records]
+    assert all(
+        not StructureMatcher().fit(a, b)
+        for i, a in enumerate(structures)
+        for b in structures[i + 1 :]
+    )
+
+
+def test_duplicates_from_two_generators_keep_both_provenances():
+    # Li -> Na ion exchange of olivine LiFePO4 is the same crystal as Na substituted into it
+    sp = space(
+        prototypes=["olivine-AMTO4"],
+        framework_cations=["Fe"],
+        anions=["PO4"],
+        critical_policy="report-only",
+    )
+    params = GenerateParams(generators=["prototype-substitution", "ion-exchange"])
+    records = [r for r in generate(sp, params) if r.active]
+    assert Counter(r.formula for r in records)["NaFePO4"] == 2
+    out = [r for r in prefilter(records, sp, PrefilterParams()) if r.formula == "NaFePO4"]
+    kept = [r for r in out if r.status["prefilter"].state == "ok"]
+    gone = [r for r in out if r.status["prefilter"].reason == "duplicate"]
+    assert len(kept) == len(gone) == 1
+    generators = {kept[0].provenance["recipe"]["generator"]} | {
+        d["recipe"]["generator"] for d in kept[0].provenance["duplicates"]
+    }
+    assert generators == {"prototype-substitution", "ion-exchange"}
+    assert kept[0].id in gone[0].status["prefilter"].detail
+
+
+def test_user_structure_folder(tmp_path, nacl):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    nacl.to(filename=str(folder / "a.cif"))
+    kcl = nacl.copy()
+    kcl.replace_species({"Na": "K"})
+    kcl.to(filename=str(folder / "POSCAR"))
+    sp = ChemicalSpace(working_ions=["Na", "K"], anions=["Cl"], structures=[folder])
+    records = generate(sp, GenerateParams(generators=["user-structures"]))
+    assert sorted(r.formula for r in records) == ["KCl", "NaCl"]
+    assert {r.provenance["working_ion"] for r in records} == {"Na", "K"}
+
+
+def test_materials_project_generator_reads_its_cache(tmp_path, nacl, monkeypatch):
+    cache = tmp_path / "mp.json"
+    cache.write_text(
+        json.dumps([{"material_id": "mp-22862", "formula": "NaCl", "structure": nacl.as_dict()}])
+    )
+    monkeypatch.delenv("MP_API_KEY", raising=False)
+    sp = ChemicalSpace(working_ions=["Na"], anions=["Cl"])
+    params = GenerateParams(
+        generators=["materials-project"], materials_project={"chemsys": ["Na-Cl"], "cache": cache}
+    )
+    (record,) = generate(sp, params)
+    assert record.provenance["recipe"] == {
+        "generator": "materials-project",
+        "material_id": "mp-22862",
+    }
+    assert record.formula == "NaCl"
+
+
+def test_materials_project_without_cache_or_key_says_how(tmp_path, monkeypatch):
+    from screen.candidates.generators.materials_project import MaterialsProjectUnavailable
+
+    monkeypatch.delenv("MP_API_KEY", raising=False)
+    sp = ChemicalSpace(working_ions=["Na"], anions=["Cl"])
+    params = GenerateParams(
+        generators=["materials-project"],
+        materials_project={"chemsys": ["Na-Cl"], "cache": tmp_path / "absent.json"},
+    )
+    with pytest.raises(MaterialsProjectUnavailable, match="MP_API_KEY is not set"):
+        generate(sp, params)
+    assert not (tmp_path / "absent.json").exists()
 
 
 def test_max_candidates_samples_with_seed():
-    a = generate(space(max_candidates=5, seed=1), GenerateParams())
-    b = generate(space(max_candidates=5, seed=1), GenerateParams())
-    c = generate(space(max_candidates=5, seed=2), GenerateParams())
-    assert len(a) == 5 and [r.id for r in a] == [r.id for r in b] != [r.id for r in c]
+    def active(seed):
+        return [
+            r.id for r in generate(space(max_candidates=5, seed=seed), GenerateParams()) if r.active
+        ]
+
+    a, b, c = active(1), active(1), active(2)
+    assert len(a) == 5 and a == b != c
 
 
-def _reasons(records):
-    return {r.formula: (r.status["prefilter"].state, r.status["prefilter"].reason) for r in records}
+def test_aflow_prototypes_put_a_working_ion_on_a_cation_role():
+    sp = space(prototypes=["layered-o3-AMX2"], framework_cations=["Fe"], anions=["O"])
+    records = generate(sp, GenerateParams(aflow_prototypes=True))
+    aflow = [r for r in records if r.provenance["recipe"]["prototype"].startswith("aflow:")]
+    assert aflow
+    for r in aflow:
+        assert r.provenance["working_ion"] == "Na"
+        assert "Na" in r.initial_structure().composition
 
 
-def test_prefilter_charge_balance_and_strict_critical_policy():
-    sp = space(critical_policy="strict")
-    out = _reasons(prefilter(generate(sp, GenerateParams()), sp, PrefilterParams()))
-    assert out["NaFeO2"] == ("ok", None)  # Fe3+
-    assert out["NaZnO2"] == ("filtered", "charge-imbalance")  # Zn is 2+ only
-    assert out["NaZnCl3"] == ("ok", None)
-    assert out["NaCoO2"] == ("filtered", "critical-element")  # Co is on the CRMA list
-
-
-def test_fluorspar_maps_fluorine_to_critical():
-    sp = space(anions=["F"], critical_policy="strict")
-    out = prefilter(generate(sp, GenerateParams()), sp, PrefilterParams())
-    zn = next(r for r in out if r.formula == "NaZnF3")
-    assert zn.status["prefilter"].reason == "critical-element"
-    assert "F: fluorspar" in zn.status["prefilter"].detail
-
-
-def test_report_only_policy_keeps_and_reports():
-    sp = space(critical_policy="report-only")
-    records = {
-        r.formula: r for r in prefilter(generate(sp, GenerateParams()), sp, PrefilterParams())
-    }
-    co = records["NaCoO2"]
-    assert co.status["prefilter"].state == "ok"
-    assert co.value("critical_elements") == ["Co"]
-    mass_fraction = Composition("NaCoO2").get_wt_fraction("Co")
-    assert co.number("critical_mass_fraction") == pytest.approx(mass_fraction, abs=1e-6)
-    assert records["NaFeO2"].value("critical_elements") == []
-
-
-def test_working_ion_exempt_policy_flags_mg():
-    clist = CriticalList.load("eu-crma-2024-critical")
-    result = assess(Composition("MgFeSiO4"), clist, "working-ion-exempt", ["Mg"])
-    assert "Mg" in result.elements and result.exempt == ["Mg"]
-    assert "Mg" not in result.excluded_by
-    strict = assess(Composition("MgFe2O4"), clist, "strict", ["Mg"])
-    assert strict.excluded_by == ["Mg"]
-
-
-def test_duplicates_and_geometry(nacl):
-    sp = space()
-    same = record_from_structure(nacl)
-    shifted = nacl.copy()
-    shifted.translate_sites(list(range(len(shifted))), [0.1, 0.1, 0.1])
-    shifted_record = record_from_structure(shifted)  # same crystal, another origin
-    squashed = nacl.copy()
-    na = next(i for i, site in enumerate(squashed) if site.specie.symbol == "Na")
-    cl = squashed[1 - na].frac_coords
-    squashed.replace(na, "Na", cl + np.array([0.02, 0.0, 0.0]))  # Na 0.08 Å from Cl
-    too_close = record_from_structure(squashed)
-    out = prefilter([same, shifted_record, too_close], sp, PrefilterParams())
-    states = sorted(r.status["prefilter"].reason or "ok" for r in out)
-    assert states == ["atoms-too-close", "duplicate", "ok"]
-    dup = next(r for r in out if r.status["prefilter"].reason == "duplicate")
-    assert min(same.id, shifted_record.id) in dup.status["prefilter"].detail
-
-
-def test_too_many_atoms(nacl):
-    big = record_from_structure(nacl * (3, 3, 3))
-    (out,) = prefilter([big], space(max_atoms=40), PrefilterParams())
-    assert out.status["prefilter"].reason == "too-many-atoms"
-
-
-def test_prefilter_does_not_modify_its_input():
-    sp = space()
-    records = generate(sp, GenerateParams())
-    before = [r.to_json() for r in records]
-    prefilter(records, sp, PrefilterParams())
-    assert [r.to_json() for r in records] == before
+def test_records_are_valid_and_round_trip():
+    for record in generate(space(), GenerateParams()):
+        assert Record.from_json(record.to_json()) == record
+        assert (
+            Composition(record.formula)
+            == record.initial_structure().composition.reduced_composition
+        )

@@ -74,7 +74,7 @@ def test_all_problems_reported_at_once(tmp_path):
     assert "greater than 0" in by_key["stages.relax.fmax"].message
     assert "unknown key" in by_key["stages.relax.fmaxx"].message
     assert "fmax" in by_key["stages.relax.fmaxx"].message  # lists the allowed keys
-    assert "'Xx' is not an element symbol" in by_key["chemical_space.anions.1"].message
+    assert "'Xx' is neither an element symbol" in by_key["chemical_space.anions.1"].message
     assert "chgnet-0.3.0" in by_key["potential.name"].message  # names registered models
 
 
@@ -163,3 +163,65 @@ def test_identity_ignores_execution(tmp_path):
     wa = load_workflow(write_workflow(tmp_path / "a.yaml", a))
     wb = load_workflow(write_workflow(tmp_path / "b.yaml", b))
     assert wa.identity() == wb.identity()
+
+
+def test_polyanions_are_anions(tmp_path):
+    data = quickstart_data()
+    data["chemical_space"]["anions"] = ["O", "PO4", "XO4"]
+    (problem,) = problems_of(tmp_path, data)
+    assert problem.key == "chemical_space.anions.2"
+    assert "neither an element symbol nor a known polyanion" in problem.message
+    assert "PO4" in problem.message
+
+
+def test_empty_space_is_rejected(tmp_path):
+    data = quickstart_data()
+    data["chemical_space"]["framework_cations"] = []
+    (problem,) = problems_of(tmp_path, data)
+    assert "generates no candidates" in problem.message
+    assert "layered-o3-AMX2: nothing allowed on role(s) M" in problem.message
+
+
+def test_space_without_matching_polyanions_is_empty(tmp_path):
+    data = quickstart_data()
+    data["chemical_space"]["prototypes"] = ["olivine-AMTO4"]
+    data["chemical_space"]["anions"] = ["O"]  # olivine needs a tetrahedral polyanion
+    data["stages"]["generate"] = {"generators": ["prototype-substitution"]}
+    (problem,) = problems_of(tmp_path, data)
+    assert "olivine-AMTO4: nothing allowed on role(s) T" in problem.message
+
+
+def test_contradictory_space_is_rejected(tmp_path):
+    data = quickstart_data()
+    data["chemical_space"]["framework_cations"] = ["Co", "Ni", "Mn"]  # all critical
+    data["chemical_space"]["critical_policy"] = "strict"
+    (problem,) = problems_of(tmp_path, data)
+    assert "is contradictory" in problem.message
+    assert "excluded by critical_policy 'strict'" in problem.message
+    data["chemical_space"]["critical_policy"] = "report-only"
+    assert problems_of(tmp_path, data) == []
+
+
+def test_unknown_generator_and_missing_mp_section(tmp_path):
+    data = quickstart_data()
+    data["stages"]["generate"] = {"generators": ["prototype-substitution", "dreams"]}
+    (problem,) = problems_of(tmp_path, data)
+    assert "unknown generator(s) dreams" in problem.message
+    data["stages"]["generate"] = {"generators": ["materials-project"]}
+    (problem,) = problems_of(tmp_path, data)
+    assert "needs a materials_project section" in problem.message
+
+
+def test_structure_folder_problems_name_each_file(tmp_path):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "bad.cif").write_text("data_x\n")
+    data = quickstart_data()
+    data["chemical_space"]["structures"] = ["mine"]
+    (problem,) = problems_of(tmp_path, data)
+    assert "bad.cif could not be read" in problem.message
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    data["chemical_space"]["structures"] = ["empty"]
+    (problem,) = problems_of(tmp_path, data)
+    assert "holds no structure files" in problem.message

@@ -1,0 +1,189 @@
+"""Prefilters: each rejection is counted with its reason; supply-side properties."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from pymatgen.core import Composition, Lattice, Structure
+
+from screen.candidates.critical import CriticalList, assess
+from screen.candidates.filters import prefilter
+from screen.candidates.generate import generate
+from screen.records import record_from_structure
+from screen.workflow.spec import ChemicalSpace, GenerateParams, PrefilterParams
+
+
+def space(**kw):
+    base = dict(
+        working_ions=["Na"],
+        framework_cations=["Fe", "Cr", "Zn", "Co"],
+        anions=["O", "S", "Cl"],
+        prototypes=["layered-o3-AMX2", "perovskite-AMX3"],
+    )
+    base.update(kw)
+    return ChemicalSpace(**base)
+
+
+def reasons(records):
+    return {r.formula: (r.status["prefilter"].state, r.status["prefilter"].reason) for r in records}
+
+
+def run(sp, **params):
+    records = [r for r in generate(sp, GenerateParams(substitution_threshold=0)) if r.active]
+    return prefilter(records, sp, PrefilterParams(**params))
+
+
+def test_charge_balance_and_strict_critical_policy():
+    out = reasons(run(space(critical_policy="strict")))
+    assert out["NaFeO2"] == ("ok", None)  # Fe3+
+    assert out["NaZnO2"] == ("filtered", "charge-imbalance")  # Zn is 2+ only
+    assert out["NaZnCl3"] == ("ok", None)
+    assert out["NaCoO2"] == ("filtered", "critical-element")  # Co is on the CRMA list
+
+
+def test_strict_eu2024_removes_the_listed_battery_elements():
+    sp = ChemicalSpace(
+        working_ions=["Na"],
+        framework_cations=["Fe", "Co", "Ni", "Mn", "V", "Mg"],
+        anions=["PO4", "SO4"],
+        prototypes=["olivine-AMTO4"],
+        critical_policy="strict",
+    )
+    out = reasons(run(sp))
+    assert out["NaFeSO4"] == ("filtered", "charge-imbalance") or "NaFeSO4" not in out
+    for formula, (_, reason) in out.items():
+        elements = {str(e) for e in Composition(formula).elements}
+        if elements & {"Co", "Ni", "Mn", "P", "V", "Mg"}:
+            assert reason in ("critical-element", "charge-imbalance"), formula
+    assert out["NaFePO4"] == ("filtered", "critical-element")  # P: phosphate rock/phosphorus
+
+
+def test_working_ion_exempt_keeps_mg_flagged():
+    sp = ChemicalSpace(
+        working_ions=["Mg"],
+        framework_cations=["Fe"],
+        anions=["SiO4"],
+        prototypes=["olivine-AMTO4"],
+        critical_policy="working-ion-exempt",
+    )
+    (record,) = [r for r in run(sp) if r.formula == "MgFeSiO4"]
+    # Si (silicon metal) is listed too: exempt only the working ion, so Si still excludes
+    assert record.status["prefilter"].reason == "critical-element"
+    assert (
+        "Si" in record.status["prefilter"].detail and "Mg" not in record.status["prefilter"].detail
+    )
+    sp_s = ChemicalSpace(
+        working_ions=["Mg"],
+        framework_cations=["Cr"],
+        anions=["S"],
+        prototypes=["layered-o3-AMX2"],
+        critical_policy="working-ion-exempt",
+    )
+    clist = CriticalList.load("eu-crma-2024-critical")
+    result = assess(Composition("MgCr2S4"), clist, "working-ion-exempt", ["Mg"])
+    assert result.exempt == ["Mg"] and result.excluded_by == []
+    kept = [r for r in run(sp_s) if r.status["prefilter"].state == "ok"]
+    for r in kept:
+        assert r.value("critical_elements") == ["Mg"]
+        assert r.provenance["critical_working_ion"] == ["Mg"]
+
+
+def test_report_only_policy_keeps_and_reports():
+    out = {r.formula: r for r in run(space(critical_policy="report-only"))}
+    co = out["NaCoO2"]
+    assert co.status["prefilter"].state == "ok"
+    assert co.value("critical_elements") == ["Co"]
+    mass_fraction = Composition("NaCoO2").get_wt_fraction("Co")
+    assert co.number("critical_mass_fraction") == pytest.approx(mass_fraction, abs=1e-6)
+    assert out["NaFeO2"].value("critical_elements") == []
+
+
+def test_supply_properties():
+    out = {r.formula: r for r in run(space(critical_policy="report-only"))}
+    fe, co = out["NaFeO2"], out["NaCoO2"]
+    assert 0 < fe.number("hhi_production") < 10000
+    assert co.number("hhi_production") > fe.number("hhi_production")  # Co: DR Congo
+    assert co.number("element_cost") > fe.number("element_cost")
+    assert fe.properties["element_cost"].unit == "USD/kg"
+
+
+def test_electronegativity_order():
+    from screen.candidates.filters import electronegativity_violation
+
+    assert electronegativity_violation({"Na": 1, "Fe": 3, "O": -2}) is None
+    assert "Au" in electronegativity_violation({"Au": 1, "Na": -1})
+
+
+def test_geometry_density_and_duplicates(nacl):
+    sp = space()
+    same = record_from_structure(nacl)
+    shifted = nacl.copy()
+    shifted.translate_sites(list(range(len(shifted))), [0.1, 0.1, 0.1])
+    shifted_record = record_from_structure(shifted)  # same crystal, another origin
+    squashed = nacl.copy()
+    na = next(i for i, site in enumerate(squashed) if site.specie.symbol == "Na")
+    squashed.replace(na, "Na", squashed[1 - na].frac_coords + np.array([0.12, 0.0, 0.0]))
+    too_close = record_from_structure(squashed)  # Na-Cl ~0.5 Å: above 0.9 Å? no
+    airy = nacl.copy()
+    airy.scale_lattice(nacl.volume * 30)
+    sparse = record_from_structure(airy)
+    out = prefilter([same, shifted_record, too_close, sparse], sp, PrefilterParams())
+    got = sorted(r.status["prefilter"].reason or "ok" for r in out)
+    assert got == ["atoms-too-close", "density", "duplicate", "ok"]
+
+
+def test_contact_fraction_uses_ionic_radii(nacl):
+    squeezed = nacl.copy()
+    squeezed.scale_lattice(nacl.volume * 0.4)  # Na-Cl 2.08 Å < 0.75 x (1.16 + 1.67)
+    (out,) = prefilter(
+        [record_from_structure(squeezed)], space(), PrefilterParams(min_distance_fraction=0.75)
+    )
+    assert out.status["prefilter"].reason == "atoms-too-close"
+    assert "Na-Cl" in out.status["prefilter"].detail or "Cl-Na" in out.status["prefilter"].detail
+
+
+def test_too_many_atoms(nacl):
+    big = record_from_structure(nacl * (3, 3, 3))
+    (out,) = prefilter([big], space(max_atoms=40), PrefilterParams())
+    assert out.status["prefilter"].reason == "too-many-atoms"
+
+
+def test_prefilter_does_not_modify_its_input():
+    sp = space()
+    records = generate(sp, GenerateParams())
+    before = [r.to_json() for r in records]
+    prefilter(records, sp, PrefilterParams())
+    assert [r.to_json() for r in records] == before
+
+
+def test_grouped_deduplication_only_compares_same_formula_and_symmetry(monkeypatch):
+    """StructureMatcher only ever sees records of one formula and one space group."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    calls = []
+    original = StructureMatcher.group_structures
+
+    def recording(self, structures, *args, **kwargs):
+        calls.append(structures)
+        return original(self, structures, *args, **kwargs)
+
+    monkeypatch.setattr(StructureMatcher, "group_structures", recording)
+    sp = space(
+        prototypes=["layered-o3-AMX2", "perovskite-AMX3", "layered-p2-AMX2"],
+        framework_cations=["Fe", "Cr", "Zn", "Ca", "Sn"],
+        critical_policy="report-only",
+    )
+    run(sp)
+    assert calls, "no group was compared"
+    for group in calls:
+        assert len({s.composition.reduced_formula for s in group}) == 1
+        numbers = {SpacegroupAnalyzer(s, symprec=0.1).get_space_group_number() for s in group}
+        assert len(numbers) == 1
+
+
+def test_structure_lattice_independent_of_input(nacl):
+    # a record built from a Structure with a Lattice object is accepted
+    s = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    (out,) = prefilter([record_from_structure(s)], space(), PrefilterParams())
+    assert out.status["prefilter"].state == "ok"
