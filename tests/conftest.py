@@ -34,6 +34,20 @@ def small_workflow(**overrides: Any) -> dict[str, Any]:
     return copy.deepcopy(data)
 
 
+def na_space(**overrides: Any):
+    """A small Na-ion chemical space (O3 and perovskite prototypes) for generator tests."""
+    from screen.workflow.spec import ChemicalSpace
+
+    base: dict[str, Any] = dict(
+        working_ions=["Na"],
+        framework_cations=["Fe", "Cr", "Zn", "Co"],
+        anions=["O", "S", "Cl"],
+        prototypes=["layered-o3-AMX2", "perovskite-AMX3"],
+    )
+    base.update(overrides)
+    return ChemicalSpace(**base)
+
+
 def write_workflow(path: Path, data: dict[str, Any]) -> Path:
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -12,17 +12,9 @@ from screen.candidates.filters import prefilter
 from screen.candidates.generate import generate
 from screen.records import Record
 from screen.workflow.spec import ChemicalSpace, GenerateParams, PrefilterParams
+from tests.conftest import na_space
 
-
-def space(**kw):
-    base = dict(
-        working_ions=["Na"],
-        framework_cations=["Fe", "Cr", "Zn", "Co"],
-        anions=["O", "S", "Cl"],
-        prototypes=["layered-o3-AMX2", "perovskite-AMX3"],
-    )
-    base.update(kw)
-    return ChemicalSpace(**base)
+space = na_space
 
 
 def by_formula(records):

@@ -11,17 +11,9 @@ from screen.candidates.filters import prefilter
 from screen.candidates.generate import generate
 from screen.records import record_from_structure
 from screen.workflow.spec import ChemicalSpace, GenerateParams, PrefilterParams
+from tests.conftest import na_space
 
-
-def space(**kw):
-    base = dict(
-        working_ions=["Na"],
-        framework_cations=["Fe", "Cr", "Zn", "Co"],
-        anions=["O", "S", "Cl"],
-        prototypes=["layered-o3-AMX2", "perovskite-AMX3"],
-    )
-    base.update(kw)
-    return ChemicalSpace(**base)
+space = na_space
 
 
 def reasons(records):
@@ -83,6 +75,7 @@ def test_working_ion_exempt_keeps_mg_flagged():
     result = assess(Composition("MgCr2S4"), clist, "working-ion-exempt", ["Mg"])
     assert result.exempt == ["Mg"] and result.excluded_by == []
     kept = [r for r in run(sp_s) if r.status["prefilter"].state == "ok"]
+    assert [r.formula for r in kept] == ["MgCrS2"]
     for r in kept:
         assert r.value("critical_elements") == ["Mg"]
         assert r.provenance["critical_working_ion"] == ["Mg"]
@@ -96,6 +89,15 @@ def test_report_only_policy_keeps_and_reports():
     mass_fraction = Composition("NaCoO2").get_wt_fraction("Co")
     assert co.number("critical_mass_fraction") == pytest.approx(mass_fraction, abs=1e-6)
     assert out["NaFeO2"].value("critical_elements") == []
+
+
+def test_every_candidate_carries_its_critical_content():
+    out = {r.formula: r for r in run(space(critical_policy="strict"))}
+    unbalanced = out["NaZnO2"]
+    assert unbalanced.status["prefilter"].reason == "charge-imbalance"
+    assert unbalanced.value("critical_elements") == []
+    assert "hhi_production" in unbalanced.properties
+    assert out["NaCoO2"].value("critical_elements") == ["Co"]
 
 
 def test_supply_properties():

@@ -3,9 +3,9 @@
 Applied in that order. Each record gets one ``prefilter`` status: ok, or filtered with
 the reason of the first check it fails; the funnel counts records per reason.
 
-Every record that passes the chemistry checks also gets its supply-side properties:
-critical elements and their mass fraction, Herfindahl-Hirschman indices of production and
-reserves (pymatgen's HHI data) and an element-cost estimate where data exist.
+Every record, filtered or not, gets its supply-side properties first: critical elements
+and their mass fraction, Herfindahl-Hirschman indices of production and reserves
+(pymatgen's HHI data) and an element-cost estimate where data exist.
 """
 
 from __future__ import annotations
@@ -86,6 +86,20 @@ def _check_one(
     record: Record, space: ChemicalSpace, params: PrefilterParams, clist: CriticalList
 ) -> None:
     structure = record.initial_structure()
+    working = record.provenance.get("working_ion")
+    result = assess(
+        structure.composition,
+        clist,
+        space.critical_policy,
+        [str(working)] if working else list(space.working_ions),
+    )
+    method = f"{clist.id} (mapping v{clist.mapping_version}), policy {space.critical_policy}"
+    record.set_property("critical_elements", result.elements, unit="", method=method)
+    record.set_property(
+        "critical_mass_fraction", round(result.mass_fraction, 6), unit="", method=method
+    )
+    for name, (value, unit, how) in supply_properties(structure.composition).items():
+        record.set_property(name, value, unit=unit, method=how)
     if params.max_atoms and len(structure) > space.max_atoms:
         record.mark(STAGE, "filtered", "too-many-atoms", f"{len(structure)} > {space.max_atoms}")
         return
@@ -134,21 +148,7 @@ def _check_one(
     if not low <= density <= high:
         record.mark(STAGE, "filtered", "density", f"{density:.2f} g/cm³ outside [{low}, {high}]")
         return
-    working = record.provenance.get("working_ion")
-    result = assess(
-        structure.composition,
-        clist,
-        space.critical_policy,
-        [str(working)] if working else list(space.working_ions),
-    )
-    method = f"{clist.id} (mapping v{clist.mapping_version}), policy {space.critical_policy}"
-    record.set_property("critical_elements", result.elements, unit="", method=method)
-    record.set_property(
-        "critical_mass_fraction", round(result.mass_fraction, 6), unit="", method=method
-    )
-    for name, (value, unit, how) in supply_properties(structure.composition).items():
-        record.set_property(name, value, unit=unit, method=how)
-    if params.critical_elements and result.excluded_by:
+    if params.critical_elements and result.excluded_by:  # last of the chemistry checks
         detail = "; ".join(
             f"{el}: {', '.join(clist.materials_by_element[el])}" for el in result.excluded_by
         )

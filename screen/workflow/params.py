@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from screen.workflow import catalog
-from screen.workflow.types import ElementSymbol, Frozen, unique
+from screen.workflow.types import ElementSymbol, Frozen, known
 
 
 class PotentialSpec(Frozen):
@@ -124,15 +124,9 @@ class GenerateParams(Frozen):
     @field_validator("generators")
     @classmethod
     def _known_generators(cls, names: list[str]) -> list[str]:
-        known = catalog.generator_names()
-        bad = [n for n in names if n not in known]
-        if bad:
-            raise ValueError(
-                f"unknown generator(s) {', '.join(bad)}; available: {', '.join(known)}"
-            )
         if not names:
             raise ValueError("at least one generator is needed")
-        return unique(names, "generator")
+        return known(names, catalog.generator_names(), "generator")
 
     @model_validator(mode="after")
     def _mp_settings(self) -> GenerateParams:

@@ -13,6 +13,7 @@ from screen.workflow.types import (
     ElementSymbol,
     Frozen,
     StructureSource,
+    known,
     unique,
 )
 
@@ -78,13 +79,7 @@ class ChemicalSpace(Frozen):
     @field_validator("prototypes")
     @classmethod
     def _known_prototypes(cls, names: list[str]) -> list[str]:
-        known = catalog.prototype_names()
-        bad = [n for n in names if n not in known]
-        if bad:
-            raise ValueError(
-                f"unknown prototype(s) {', '.join(bad)}; available: {', '.join(sorted(known))}"
-            )
-        return unique(names, "prototype")
+        return known(names, catalog.prototype_names(), "prototype")
 
     @field_validator("critical_list")
     @classmethod

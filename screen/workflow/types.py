@@ -68,6 +68,14 @@ def _anion_token(token: str) -> str:
 AnionToken = Annotated[str, AfterValidator(_anion_token)]
 
 
+def known(names: list[str], available: tuple[str, ...], what: str) -> list[str]:
+    """Return ``names`` (once each); ValueError listing unknown ones and what is available."""
+    bad = [n for n in names if n not in available]
+    if bad:
+        raise ValueError(f"unknown {what}(s) {', '.join(bad)}; available: {', '.join(available)}")
+    return unique(names, what)
+
+
 def unique(values: list[str], what: str) -> list[str]:
     """Return ``values``; ValueError naming the entries listed twice."""
     seen = [v for i, v in enumerate(values) if v in values[:i]]
