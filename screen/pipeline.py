@@ -75,8 +75,9 @@ class _Runner:
         self.campaign = campaign
         self.device = resolve_device(workflow.potential.device)
         self.injected = potential
+        self.card = workflow.potential.card()
         self.potential: Any = potential or DeferredPotential(
-            workflow.potential.name, self.device, workflow.potential.dtype
+            self.card, self.device, workflow.potential.dtype
         )
         self.workers = workers
         self.progress = progress
@@ -99,7 +100,7 @@ class _Runner:
             from screen.stages import deliver
 
             self.report(name, 0, len(records))
-            out = deliver(records, self.campaign.root, stages.deliver, self.wf.potential.name)
+            out = deliver(records, self.campaign.root, stages.deliver, self.card.name)
             self.report(name, len(out), len(out))
             return out
         active, inactive = _split(records)
@@ -128,7 +129,7 @@ class _Runner:
                     st.estimate,
                     self.potential,
                     st.relax,
-                    self.campaign.references_file(self.wf.potential.name),
+                    self.campaign.references_file(self.card.name.replace(":", "_")),
                 )
         if name == "rank":
             return api.rank(active, st.rank)
@@ -140,7 +141,8 @@ class _Runner:
             function="screen.relaxation.stage:relax_records",
             params_model="screen.workflow.spec:RelaxParams",
             params_json=self.wf.stages.relax.model_dump_json(),
-            potential=(self.wf.potential.name, self.device, self.wf.potential.dtype),
+            potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
+            options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),),
         )
         workers = resolve_workers(self.workers, self.device, len(active))
         in_process = self.injected
@@ -177,6 +179,8 @@ def run(
             card's (tests, notebooks); its identity is recorded as usual.
     """
     workflow = spec if isinstance(spec, Workflow) else load_workflow(spec)
+    if potential is None:
+        workflow.potential.card().identity()  # weights present and verified, or stop here
     campaign = Campaign.open(Path(out) if out is not None else default_out(workflow), workflow)
     runner = _Runner(workflow, campaign, potential, workers or workflow.execution.workers, progress)
     run_info: dict[str, Any] = {

@@ -91,16 +91,16 @@ def test_chgnet_formation_energies_match_experiment(chgnet, structure, experimen
 
 
 def test_missing_reference_filters_with_reason(lj):
-    s = Structure(Lattice.cubic(4.0), ["Na", "Se"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    s = Structure(Lattice.cubic(3.1), ["Na", "B"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     (relaxed,) = relax_records(
         [record_from_structure(s)], RelaxParams(max_steps=5, drop_unconverged=False), lj
     )
     from screen.estimators.stage import estimate
 
-    space = ChemicalSpace(working_ions=["Na"], anions=["Se"])
+    space = ChemicalSpace(working_ions=["Na"], anions=["B"])
     (out,) = estimate([relaxed], space, EstimateParams(), lj, RelaxParams())
     assert out.status["estimate"].reason == "no-elemental-reference"
-    assert "Se" in out.status["estimate"].detail
+    assert "B" in out.status["estimate"].detail
 
 
 def test_failed_reference_costs_only_its_compounds(lj, monkeypatch):
@@ -116,8 +116,9 @@ def test_failed_reference_costs_only_its_compounds(lj, monkeypatch):
 
     monkeypatch.setattr(references, "relax_reference", flaky)
     structures = [
-        Structure(Lattice.cubic(5.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
-        Structure(Lattice.cubic(5.4), ["Na", "Br"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+        # CsCl-type cells near the toy potential's minimum (pair minimum at R_Na + R_X)
+        Structure(Lattice.cubic(3.25), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+        Structure(Lattice.cubic(3.4), ["Na", "Br"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
     ]
     relaxed = relax_records(
         [record_from_structure(s) for s in structures],

@@ -97,11 +97,13 @@ def has_reference(symbol: str) -> bool:
 
 def relax_reference(symbol: str, potential: Potential, params: RelaxParams) -> ElementReference:
     """Relax one element's reference (cell too for crystals; positions only for molecules)."""
-    from screen.relaxation.ase_relax import relax_atoms
+    from screen.relaxation.engine import relax_many
 
     atoms, variable_cell = reference_atoms(symbol)
-    ref_params = params if variable_cell else params.model_copy(update={"cell_filter": "none"})
-    outcome = relax_atoms(atoms, potential, ref_params)
+    ref_params = params if variable_cell else params.model_copy(update={"variable_cell": False})
+    (outcome,) = relax_many([atoms], potential, ref_params)
+    if isinstance(outcome, BaseException):
+        raise outcome
     spec = reference_library()["elements"][symbol]
     return ElementReference(
         element=symbol,

@@ -46,7 +46,8 @@ class RecordStage:
     function: str  # "module:function"
     params_model: str  # "module:Class"
     params_json: str
-    potential: tuple[str, str, str | None]  # (model name, device, dtype)
+    potential: tuple[str, str, str | None]  # (model card JSON or name, device, dtype)
+    options: tuple[tuple[str, Any], ...] = ()  # keyword arguments of the function
 
     def resolve(self) -> Callable[..., list[Record]]:
         """The stage function object."""
@@ -58,6 +59,16 @@ class RecordStage:
         """The stage parameters, validated into their pydantic model."""
         module, cls = self.params_model.split(":")
         return getattr(importlib.import_module(module), cls).model_validate_json(self.params_json)
+
+
+def _load(stage: RecordStage) -> Any:
+    """The stage's potential, from a model card (JSON) or a card name."""
+    from screen.potentials.cards import ModelCard
+    from screen.potentials.registry import load_potential
+
+    card, device, dtype = stage.potential
+    spec: Any = ModelCard.model_validate_json(card) if card.lstrip().startswith("{") else card
+    return load_potential(spec, device=device, dtype=dtype)
 
 
 # ---------------------------------------------------------------------- worker side
@@ -83,17 +94,16 @@ def _worker_init(stage: RecordStage, parent_pid: int) -> None:  # pragma: no cov
 
     torch.set_num_threads(1)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
-    from screen.potentials.registry import load_potential
 
-    name, device, dtype = stage.potential
-    _WORKER["potential"] = load_potential(name, device=device, dtype=dtype)
+    _WORKER["potential"] = _load(stage)
     _WORKER["func"] = stage.resolve()
     _WORKER["params"] = stage.params()
+    _WORKER["options"] = dict(stage.options)
 
 
 def _worker_apply(record_json: str) -> str:  # pragma: no cover - runs in workers
     record = Record.from_json(record_json)
-    out = _WORKER["func"]([record], _WORKER["params"], _WORKER["potential"])
+    out = _WORKER["func"]([record], _WORKER["params"], _WORKER["potential"], **_WORKER["options"])
     return out[0].to_json()
 
 
@@ -252,16 +262,16 @@ def _run_in_process(
     report: Callable[[], None],
 ) -> None:
     if potential is None:
-        from screen.potentials.registry import load_potential
-
-        name, device, dtype = stage.potential
-        potential = load_potential(name, device=device, dtype=dtype)
+        potential = _load(stage)
     func, params = stage.resolve(), stage.params()
+
+    def finished(record: Record) -> None:
+        book.add(record)
+        report()
+
     limit = single_threaded() if potential.device == "cpu" else contextlib.nullcontext()
-    with limit:
-        for record in records:
-            book.add(func([record], params, potential)[0])
-            report()
+    with limit:  # the whole remainder in one call: the stage batches it
+        func(records, params, potential, on_result=finished, **dict(stage.options))
 
 
 def _run_pool(

@@ -9,6 +9,7 @@ closer than 0.5 Å, volume doubling or halving) raises :class:`RelaxationExplode
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +43,7 @@ class RelaxOutcome:
     max_stress_gpa: float
     volume_initial_a3: float
     volume_final_a3: float
+    seconds: float = 0.0  # wall-clock time of the relaxation
 
     @property
     def volume_change(self) -> float:
@@ -67,7 +69,8 @@ def min_interatomic_distance(atoms: Atoms) -> float:
     return float(dist.min()) if dist.size else float("inf")
 
 
-def _check_sane(atoms: Atoms, energy: float, forces: np.ndarray, v0: float) -> None:
+def check_sane(atoms: Atoms, energy: float, forces: np.ndarray, v0: float) -> None:
+    """Raise RelaxationExploded when a step left physical territory."""
     n = len(atoms)
     if not (np.isfinite(energy) and np.all(np.isfinite(forces))):
         raise RelaxationExploded("non-finite energy or forces")
@@ -88,19 +91,20 @@ def relax_atoms(atoms: Atoms, potential: Potential, params: RelaxParams) -> Rela
 
     atoms = atoms.copy()
     atoms.calc = make_calculator(potential)
-    variable_cell = params.cell_filter == "frechet" and bool(atoms.pbc.all())
+    variable_cell = params.variable_cell and bool(atoms.pbc.all())
     target: Any = FrechetCellFilter(atoms) if variable_cell else atoms
     optimizer_cls: Any = FIRE if params.optimizer == "FIRE" else BFGS
     optimizer: Any = optimizer_cls(target, logfile=None)
     v0 = atoms.get_volume() if atoms.pbc.all() else 1.0
 
     converged = False
+    started = time.perf_counter()
     fmax_now = smax_now = float("nan")
     # fmax=0 keeps ASE from stopping on its own criterion; ours is checked at every step
     for _ in optimizer.irun(fmax=0.0, steps=params.max_steps):
         forces = atoms.get_forces()
         energy = atoms.get_potential_energy()
-        _check_sane(atoms, energy, forces, v0)
+        check_sane(atoms, energy, forces, v0)
         fmax_now = float(np.linalg.norm(forces, axis=1).max())
         smax_now = (
             float(np.abs(atoms.get_stress(voigt=False)).max() * EV_PER_A3_IN_GPA)
@@ -123,4 +127,5 @@ def relax_atoms(atoms: Atoms, potential: Potential, params: RelaxParams) -> Rela
         max_stress_gpa=smax_now,
         volume_initial_a3=v0,
         volume_final_a3=relaxed.get_volume() if relaxed.pbc.all() else v0,
+        seconds=time.perf_counter() - started,
     )

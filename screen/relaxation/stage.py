@@ -1,19 +1,20 @@
-"""The relax stage: relax each record's structure; one failure never affects the others."""
+"""The relax stage: relax records with the batched engine; one failure never affects others."""
 
 from __future__ import annotations
 
 import logging
-import time
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from screen.records import Record, structure_dict
-from screen.relaxation.ase_relax import RelaxationExploded, relax_atoms
+from screen.relaxation.ase_relax import RelaxationExploded, RelaxOutcome
+from screen.relaxation.engine import relax_many
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
 
     from screen.potentials.base import Potential
-    from screen.workflow.spec import RelaxParams
+    from screen.workflow.params import RelaxParams
 
 log = logging.getLogger(__name__)
 STAGE = "relax"
@@ -29,40 +30,34 @@ def spacegroup_symbol(structure: Structure, symprec: float = 0.1) -> str:
         return "?"
 
 
-def _set_wall_time(record: Record, started: float, potential: Potential) -> None:
-    record.set_property(
-        "relax_wall_time",
-        time.perf_counter() - started,
-        unit="s",
-        method=f"wall-clock time of this relaxation on {potential.device}",
+def relax_method(params: RelaxParams) -> str:
+    """One sentence saying how a relaxation was done."""
+    cell = "variable cell" if params.variable_cell else "fixed cell"
+    return (
+        f"{params.optimizer} ({cell}, batscreen batched engine), fmax {params.fmax} eV/Å, "
+        f"smax {params.smax_gpa} GPa, max {params.max_steps} steps"
     )
 
 
-def relax_record(record: Record, params: RelaxParams, potential: Potential) -> Record:
-    """Relax one record (a new record is returned; the input is untouched)."""
+def record_outcome(
+    record: Record,
+    outcome: RelaxOutcome | BaseException,
+    params: RelaxParams,
+    potential: Potential,
+) -> Record:
+    """The record after its relaxation (or failure); the input record is not touched."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
     out = record.copy_for_stage()
-    initial = out.initial_structure()
+    if isinstance(outcome, BaseException):
+        if isinstance(outcome, RelaxationExploded):
+            out.mark(STAGE, "failed", "relax-exploded", str(outcome))
+        else:
+            log.warning("relaxation of %s failed: %s", record.id, outcome)
+            out.mark(STAGE, "failed", "relax-error", f"{type(outcome).__name__}: {outcome}")
+        return out
     model = potential.identity
-    method = (
-        f"{params.optimizer} + "
-        f"{'FrechetCellFilter' if params.cell_filter == 'frechet' else 'fixed cell'} (ASE), "
-        f"fmax {params.fmax} eV/Å, smax {params.smax_gpa} GPa, max {params.max_steps} steps"
-    )
-    started = time.perf_counter()
-    try:
-        outcome = relax_atoms(AseAtomsAdaptor.get_atoms(initial), potential, params)
-    except RelaxationExploded as exc:
-        out.mark(STAGE, "failed", "relax-exploded", str(exc))
-        _set_wall_time(out, started, potential)
-        return out
-    except Exception as exc:  # a bad structure or a model error: keep the others going
-        log.warning("relaxation of %s failed: %s", record.id, exc)
-        out.mark(STAGE, "failed", "relax-error", f"{type(exc).__name__}: {exc}")
-        _set_wall_time(out, started, potential)
-        return out
-
+    method = relax_method(params)
     relaxed = AseAtomsAdaptor.get_structure(outcome.atoms)
     n = len(relaxed)
     out.relaxed_structure = structure_dict(relaxed)
@@ -77,9 +72,16 @@ def relax_record(record: Record, params: RelaxParams, potential: Potential) -> R
     }
     for name, (value, unit) in props.items():
         out.set_property(name, value, unit=unit, method=method, model=model)
-    _set_wall_time(out, started, potential)
+    out.set_property(
+        "relax_wall_time",
+        outcome.seconds,
+        unit="s",
+        method=f"wall-clock time from entering the batch to leaving it, on {potential.device}",
+    )
     sym_method = "spglib via pymatgen SpacegroupAnalyzer, symprec 0.1 Å"
-    out.set_property("spacegroup_initial", spacegroup_symbol(initial), unit="", method=sym_method)
+    out.set_property(
+        "spacegroup_initial", spacegroup_symbol(out.initial_structure()), unit="", method=sym_method
+    )
     out.set_property("spacegroup_relaxed", spacegroup_symbol(relaxed), unit="", method=sym_method)
     if not outcome.converged and params.drop_unconverged:
         out.mark(
@@ -94,6 +96,37 @@ def relax_record(record: Record, params: RelaxParams, potential: Potential) -> R
     return out
 
 
-def relax_records(records: list[Record], params: RelaxParams, potential: Potential) -> list[Record]:
-    """Relax every record; returns new records with a ``relax`` status each."""
-    return [relax_record(r, params, potential) for r in records]
+def relax_records(
+    records: list[Record],
+    params: RelaxParams,
+    potential: Potential,
+    *,
+    max_batch_atoms: int | None = None,
+    on_result: Callable[[Record], None] | None = None,
+) -> list[Record]:
+    """Relax every record in batches of at most ``max_batch_atoms`` atoms.
+
+    ``on_result`` receives each relaxed record as soon as it is done (the executor
+    journals it there). Returns the relaxed records in input order.
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    done: dict[int, Record] = {}
+    structures = []
+    for k, record in enumerate(records):
+        try:
+            structures.append(AseAtomsAdaptor.get_atoms(record.initial_structure()))
+        except Exception as exc:  # an unreadable structure fails alone
+            done[k] = record_outcome(record, exc, params, potential)
+            if on_result is not None:
+                on_result(done[k])
+    index = [k for k in range(len(records)) if k not in done]
+
+    def finished(i: int, outcome: RelaxOutcome | BaseException) -> None:
+        k = index[i]
+        done[k] = record_outcome(records[k], outcome, params, potential)
+        if on_result is not None:
+            on_result(done[k])
+
+    relax_many(structures, potential, params, max_batch_atoms=max_batch_atoms, on_result=finished)
+    return [done[k] for k in range(len(records))]

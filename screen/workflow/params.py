@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -25,6 +25,16 @@ class PotentialSpec(Frozen):
     dtype: Literal["float32", "float64"] | None = Field(
         default=None, description="floating-point precision; default: the model card's"
     )
+    file: Path | None = Field(
+        default=None,
+        description="a local weights file (e.g. a fine-tuned MACE .model) used instead of a "
+        "model card; relative to the workflow file. Needs backend and energy_convention",
+    )
+    backend: str = Field(default="mace", description="with file: the backend that loads it")
+    energy_convention: Literal["mp2020-corrected", "raw-vasp", "omat24", "toy"] | None = Field(
+        default=None,
+        description="with file: how its energies relate to the Materials Project's",
+    )
 
     @field_validator("name")
     @classmethod
@@ -34,6 +44,42 @@ class PotentialSpec(Frozen):
             raise ValueError(f"no model card named {name!r}; registered: {', '.join(known)}")
         return name
 
+    @field_validator("file")
+    @classmethod
+    def _existing(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        base = Path((info.context or {}).get("base_dir", "."))
+        full = (path if path.is_absolute() else base / path).resolve()
+        if not full.is_file():
+            raise ValueError(f"model file {full} does not exist")
+        return full
+
+    @model_validator(mode="after")
+    def _file_needs_convention(self) -> PotentialSpec:
+        if self.file is not None and self.energy_convention is None:
+            raise ValueError(
+                "a model file needs energy_convention (raw-vasp for MACE-MP fine-tunes, "
+                "mp2020-corrected, omat24, or toy)"
+            )
+        return self
+
+    def card(self) -> Any:
+        """The model card: the registered one, or one made for the local file."""
+        from screen.potentials.cards import ModelCard, get_card
+
+        if self.file is None:
+            return get_card(self.name)
+        return ModelCard.for_file(
+            self.file,
+            backend=self.backend,
+            energy_convention=str(self.energy_convention),
+            default_dtype=self.dtype or "float64",
+        )
+
+
+#: default atoms per batch on a GPU (MACE-MP-0 medium in float32 fits this on a 40 GB card)
+GPU_BATCH_ATOMS = 8000
 
 GENERATORS = ("prototype-substitution", "ion-exchange", "user-structures", "materials-project")
 
@@ -182,12 +228,14 @@ class PrefilterParams(Frozen):
 
 
 class RelaxParams(Frozen):
-    """Relaxation with the potential (ASE optimizer + cell filter)."""
+    """Relaxation with the potential (batscreen's batched engine, screen/relaxation/engine.py).
 
-    optimizer: Literal["FIRE", "BFGS"] = "FIRE"
-    cell_filter: Literal["frechet", "none"] = Field(
-        default="frechet", description="frechet: variable cell (FrechetCellFilter); none: fixed"
-    )
+    FIRE and BFGS reproduce ASE's optimizers (same defaults); BFGS needs about half the
+    steps of FIRE on crystals, FIRE is the Matbench Discovery protocol.
+    """
+
+    optimizer: Literal["FIRE", "BFGS"] = "BFGS"
+    variable_cell: bool = Field(default=True, description="relax the cell too (else positions)")
     fmax: float = Field(default=0.05, gt=0, le=1.0, description="force tolerance (eV/Å)")
     smax_gpa: float = Field(
         default=0.2, gt=0, le=10.0, description="stress tolerance, max |component| (GPa)"
@@ -311,6 +359,25 @@ class Execution(Frozen):
     shard_size: int = Field(
         default=50, gt=0, description="records per shard of a per-record stage (journaled)"
     )
+    max_batch_atoms: int | Literal["auto"] = Field(
+        default="auto",
+        description="atoms relaxed together per potential call (auto: one structure at a "
+        f"time on CPU, where batching does not pay; {GPU_BATCH_ATOMS} atoms on a GPU, halved "
+        "on out-of-memory)",
+    )
+
+    def batch_atoms(self, device: str) -> int | None:
+        """The batch limit for a device (None: one structure at a time)."""
+        if self.max_batch_atoms != "auto":
+            return int(self.max_batch_atoms)
+        return GPU_BATCH_ATOMS if device.startswith("cuda") else None
+
+    @field_validator("max_batch_atoms")
+    @classmethod
+    def _positive_atoms(cls, value: int | str) -> int | str:
+        if isinstance(value, int) and value < 1:
+            raise ValueError("max_batch_atoms must be >= 1 or 'auto'")
+        return value
 
     @field_validator("workers")
     @classmethod
