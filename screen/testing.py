@@ -1,8 +1,10 @@
 """Conformance kit for potentials: ``check_potential(p)`` for built-in and third-party ones.
 
-Checks, on small perturbed crystals: output shapes and finiteness; forces equal -dE/dx by
-central finite differences; stress equals (1/V) dE/dstrain by finite strain; a batch gives
-the same numbers as one-by-one calls; the process-wide torch default dtype is untouched.
+Checks, on small perturbed crystals: output shapes, float64 numpy outputs and finiteness;
+forces equal -dE/dx by central finite differences; stress equals (1/V) dE/dstrain by
+finite strain; a batch gives the same numbers as one-by-one calls; the process-wide torch
+default dtype is untouched. ``check_dtype_agreement`` compares a model's float32 and
+float64 versions.
 Raises AssertionError with the numbers when a check fails.
 """
 
@@ -121,12 +123,117 @@ def check_default_dtype_untouched(potential: Potential, systems: Sequence[Atoms]
     assert before == after, f"torch default dtype changed from {before} to {after}"
 
 
+def check_output_types(potential: Potential, systems: Sequence[Atoms]) -> None:
+    """Results come back as float64 numpy arrays whatever the model's dtype."""
+    result = potential.evaluate(systems[:1])
+    for name, array in (
+        ("energy", result.energy),
+        ("stress", result.stress),
+        ("forces", result.forces[0]),
+    ):
+        assert isinstance(array, np.ndarray), f"{name} is a {type(array).__name__}"
+        assert array.dtype == np.float64, f"{name} has dtype {array.dtype}, expected float64"
+
+
+def check_dtype_agreement(
+    single: Potential, double: Potential, systems: Sequence[Atoms] | None = None
+) -> None:
+    """The float32 and float64 versions of one model agree to float32 precision."""
+    systems = list(systems) if systems is not None else conformance_systems()
+    assert (single.dtype, double.dtype) == ("float32", "float64")
+    a, b = single.evaluate(systems), double.evaluate(systems)
+    for k, atoms in enumerate(systems):
+        de = abs(a.energy[k] - b.energy[k]) / len(atoms)
+        assert de < 1e-4, f"system {k}: float32/float64 energies differ by {de:.2e} eV/atom"
+        df = np.abs(a.forces[k] - b.forces[k]).max()
+        assert df < 1e-3, f"system {k}: float32/float64 forces differ by {df:.2e} eV/Å"
+
+
 def check_potential(potential: Potential, systems: Sequence[Atoms] | None = None) -> None:
     """Run every conformance check; raise AssertionError on the first failure."""
     systems = list(systems) if systems is not None else conformance_systems()
     check_default_dtype_untouched(potential, systems)
+    check_output_types(potential, systems)
     check_shapes(potential, systems)
     check_batch_consistency(potential, systems)
     for atoms in systems[:2]:
         check_forces(potential, atoms)
         check_stress(potential, atoms)
+
+
+#: architectures of random MACE models for tests and throughput benchmarks
+MACE_ARCHITECTURES = {
+    # a few thousand parameters: conformance tests in seconds
+    "tiny": {
+        "hidden": "8x0e + 8x1o",
+        "max_ell": 1,
+        "interactions": 1,
+        "correlation": 2,
+        "r_max": 4.0,
+        "bessel": 4,
+        "mlp": "8x0e",
+        "radial": [16],
+    },
+    # the shapes of MACE-MP-0 small (L0) and medium (L1), random weights
+    "small": {
+        "hidden": "128x0e",
+        "max_ell": 3,
+        "interactions": 2,
+        "correlation": 3,
+        "r_max": 6.0,
+        "bessel": 10,
+        "mlp": "16x0e",
+        "radial": [64, 64, 64],
+    },
+    "medium": {
+        "hidden": "128x0e + 128x1o",
+        "max_ell": 3,
+        "interactions": 2,
+        "correlation": 3,
+        "r_max": 6.0,
+        "bessel": 10,
+        "mlp": "16x0e",
+        "radial": [64, 64, 64],
+    },
+}
+
+
+def build_random_mace(
+    path: str, size: str = "tiny", atomic_numbers: Sequence[int] | None = None, seed: int = 0
+) -> str:
+    """Save a randomly initialised MACE model (torch.save of the module) to ``path``.
+
+    For tests and throughput benchmarks where foundation weights cannot be downloaded.
+    The global torch RNG is seeded and the default dtype is left untouched.
+    """
+    import mace  # noqa: F401  (before e3nn)
+    import torch
+    from e3nn import o3
+    from mace import modules
+
+    arch = MACE_ARCHITECTURES[size]
+    numbers = list(atomic_numbers or range(1, 90))
+    torch.manual_seed(seed)
+    block = modules.interaction_classes["RealAgnosticResidualInteractionBlock"]
+    model = modules.ScaleShiftMACE(
+        r_max=float(arch["r_max"]),  # type: ignore[arg-type]
+        num_bessel=int(arch["bessel"]),  # type: ignore[call-overload]
+        num_polynomial_cutoff=5,
+        max_ell=int(arch["max_ell"]),  # type: ignore[call-overload]
+        interaction_cls=block,
+        interaction_cls_first=block,
+        num_interactions=int(arch["interactions"]),  # type: ignore[call-overload]
+        num_elements=len(numbers),
+        hidden_irreps=o3.Irreps(arch["hidden"]),
+        MLP_irreps=o3.Irreps(arch["mlp"]),
+        atomic_energies=np.zeros(len(numbers)),
+        avg_num_neighbors=20.0,
+        atomic_numbers=numbers,
+        correlation=int(arch["correlation"]),  # type: ignore[call-overload]
+        gate=torch.nn.functional.silu,
+        radial_MLP=list(arch["radial"]),  # type: ignore[call-overload]
+        atomic_inter_scale=1.0,
+        atomic_inter_shift=0.0,
+    )
+    torch.save(model, path)
+    return path

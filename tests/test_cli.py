@@ -97,3 +97,15 @@ def test_schema_and_models_list():
     models = runner.invoke(app, ["models", "list"])
     assert models.exit_code == 0
     assert "chgnet-0.3.0" in models.output and "bundled, verified" in models.output
+
+
+def test_run_stops_before_creating_anything_when_weights_are_missing(tmp_path, monkeypatch):
+    monkeypatch.setenv("BATSCREEN_CACHE_DIR", str(tmp_path / "empty-cache"))
+    data = quickstart_data()
+    data["potential"]["name"] = "mace-mpa-0-medium"
+    path = write_workflow(tmp_path / "mace.yaml", data)
+    out = tmp_path / "camp"
+    result = batscreen("run", path, "--out", out)
+    assert result.returncode == 2
+    assert "batscreen models fetch mace-mpa-0-medium" in result.stderr
+    assert not out.exists()

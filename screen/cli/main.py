@@ -222,22 +222,100 @@ def schema(
         sys.stdout.write(text)
 
 
+def _weights_state(card: Any) -> str:
+    from screen.potentials.cache import cached_path
+    from screen.potentials.cards import PotentialUnavailable
+
+    if card.source.kind == "none":
+        return "none needed"
+    try:
+        card.verified_checkpoint()
+    except PotentialUnavailable as exc:
+        if card.source.kind == "url" and not cached_path(card).is_file():
+            return "not cached"
+        return f"INVALID: {exc}"
+    return f"{card.source.kind}, verified" if card.source.kind != "url" else "cached, verified"
+
+
 @models_app.command("list")
 def models_list() -> None:
     """List the registered potentials and whether their weights are available here."""
-    from screen.potentials.cards import PotentialUnavailable, all_cards
+    from screen.potentials.cache import cache_root
+    from screen.potentials.cards import all_cards
 
     table = Table()
-    for col in ("name", "backend", "energy convention", "dtype", "weights"):
+    for col in ("name", "backend", "energy convention", "dtype", "licence", "weights"):
         table.add_column(col)
+    missing = []
     for card in all_cards().values():
-        try:
-            path = card.verified_checkpoint()
-            state = "bundled, verified" if path else "none needed"
-        except PotentialUnavailable as exc:
-            state = f"unavailable: {exc}"
-        table.add_row(card.name, card.backend, card.energy_convention, card.default_dtype, state)
+        state = _weights_state(card)
+        if state == "not cached":
+            missing.append(card.name)
+        table.add_row(
+            card.name,
+            card.backend,
+            card.energy_convention,
+            card.default_dtype,
+            card.license.split(",")[0][:30],
+            state,
+        )
     console.print(table)
+    console.print(f"cache: {cache_root()}", highlight=False)
+    if missing:
+        console.print(
+            f"stage weights on a machine with network: batscreen models fetch {missing[0]}",
+            highlight=False,
+        )
+
+
+@models_app.command("fetch")
+def models_fetch(
+    name: Annotated[str, typer.Argument(help="model card name")],
+    from_file: Annotated[
+        Path | None,
+        typer.Option("--from-file", help="a copy of the weights to verify and cache instead"),
+    ] = None,
+) -> None:
+    """Download (or copy) a potential's weights into the cache and verify their sha256."""
+    from screen.potentials.cache import fetch
+    from screen.potentials.cards import PotentialUnavailable, get_card
+
+    try:
+        card = get_card(name)
+    except KeyError as exc:
+        raise _fail(str(exc.args[0])) from None
+    if from_file is not None and not from_file.is_file():
+        raise _fail(f"--from-file {from_file}: no such file")
+    try:
+        path = fetch(card, from_file=from_file)
+    except PotentialUnavailable as exc:
+        raise _fail(str(exc)) from None
+    except OSError as exc:
+        raise _fail(
+            f"cannot download {card.name} from {card.source.url}: {exc}; on a compute node "
+            f"without network, fetch on the login node or use --from-file"
+        ) from None
+    console.print(f"{card.name}: {path} (sha256 verified)", highlight=False)
+
+
+@models_app.command("verify")
+def models_verify(
+    names: Annotated[list[str] | None, typer.Argument(help="cards to check [all]")] = None,
+) -> None:
+    """Re-check the sha256 of every available weights file; exit 2 if any is invalid."""
+    from screen.potentials.cards import all_cards
+
+    cards = all_cards()
+    unknown = [n for n in names or [] if n not in cards]
+    if unknown:
+        raise _fail(f"no model card named {', '.join(unknown)}; registered: {', '.join(cards)}")
+    bad = 0
+    for name in names or list(cards):
+        state = _weights_state(cards[name])
+        bad += state.startswith("INVALID")
+        console.print(f"{name}: {state}", highlight=False, markup=False)
+    if bad:
+        raise typer.Exit(EXIT_BAD_INPUT)
 
 
 def main() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import os
 from pathlib import Path
 from typing import Any, Literal
 
@@ -26,11 +27,18 @@ class CheckpointSource(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    kind: Literal["bundled", "url", "none"]
+    kind: Literal["bundled", "url", "file", "none"]
     package: str | None = Field(default=None, description="bundled: the package holding it")
-    path: str | None = Field(default=None, description="bundled: path inside the package")
-    url: str | None = None
-    sha256: str | None = None
+    path: str | None = Field(
+        default=None, description="bundled: path inside the package; file: the local file"
+    )
+    url: str | None = Field(default=None, description="url: where `batscreen models fetch` gets it")
+    sha256: str | None = Field(
+        default=None, description="pinned checksum; url cards without one trust the first download"
+    )
+    sha256_source: str | None = Field(
+        default=None, description="where the pinned checksum comes from"
+    )
 
 
 class ModelCard(BaseModel):
@@ -53,9 +61,16 @@ class ModelCard(BaseModel):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
     def checkpoint_path(self) -> Path | None:
-        """Local path of the checkpoint (bundled weights), None when there is none."""
-        if self.source.kind != "bundled":
+        """Local path of the weights (None for a potential without any)."""
+        if self.source.kind == "none":
             return None
+        if self.source.kind == "file":
+            assert self.source.path
+            return Path(self.source.path)
+        if self.source.kind == "url":
+            from screen.potentials.cache import cached_path
+
+            return cached_path(self)
         assert self.source.package and self.source.path
         spec = importlib.util.find_spec(self.source.package)
         if spec is None or not spec.submodule_search_locations:
@@ -67,25 +82,61 @@ class ModelCard(BaseModel):
         return Path(next(iter(spec.submodule_search_locations))) / self.source.path
 
     def verified_checkpoint(self) -> Path | None:
-        """Checkpoint path after checking its sha256 against the card."""
+        """Weights path after checking its sha256 (card, or recorded at first download)."""
+        if self.source.kind == "url":
+            from screen.potentials.cache import verified_cached
+
+            return verified_cached(self)
         path = self.checkpoint_path()
         if path is None:
             return None
         if not path.is_file():
-            raise PotentialUnavailable(f"checkpoint of {self.name!r} not found at {path}")
+            raise PotentialUnavailable(f"weights of {self.name!r} not found at {path}")
         if self.source.sha256:
             digest = _sha256_cached(str(path), path.stat().st_mtime_ns)
             if digest != self.source.sha256:
                 raise PotentialUnavailable(
-                    f"checkpoint {path} of {self.name!r} has sha256 {digest}, the model card "
+                    f"weights {path} of {self.name!r} have sha256 {digest}, the model card "
                     f"expects {self.source.sha256}; refusing to load a file that differs"
                 )
         return path
 
     def identity(self) -> ModelIdentity:
-        """Name, version and checkpoint sha256 (verified when the card gives one)."""
-        self.verified_checkpoint()
-        return ModelIdentity(name=self.name, version=self.version, sha256=self.source.sha256)
+        """Name, version and weights sha256 (verified before it is reported)."""
+        path = self.verified_checkpoint()
+        sha = self.source.sha256
+        if sha is None and path is not None:
+            sha = _sha256_cached(str(path), path.stat().st_mtime_ns)
+        return ModelIdentity(name=self.name, version=self.version, sha256=sha)
+
+    @classmethod
+    def for_file(
+        cls,
+        path: Path,
+        *,
+        backend: str,
+        energy_convention: str,
+        default_dtype: str = "float64",
+    ) -> ModelCard:
+        """A card for a local weights file the user names (e.g. a fine-tuned MACE)."""
+        path = Path(path).resolve()
+        if not path.is_file():
+            raise PotentialUnavailable(f"model file {path} does not exist")
+        digest = _sha256_cached(str(path), path.stat().st_mtime_ns)
+        return cls(
+            name=f"file:{path.name}",
+            backend=backend,
+            version=digest[:12],
+            description=f"local model file {path}",
+            source=CheckpointSource(kind="file", path=str(path), sha256=digest),
+            license="as stated by its author",
+            training_data="as stated by its author",
+            energy_convention=energy_convention,  # type: ignore[arg-type]
+            default_dtype=default_dtype,  # type: ignore[arg-type]
+            supported_dtypes=["float32", "float64"],
+            cutoff_angstrom=0.0,
+            citation=f"local file, sha256 {digest}",
+        )
 
 
 class PotentialUnavailable(RuntimeError):
@@ -97,18 +148,31 @@ def _sha256_cached(path: str, mtime_ns: int) -> str:
     return file_sha256(Path(path))
 
 
-@functools.cache
+def card_dirs() -> list[Path]:
+    """models/ plus the folders named in $BATSCREEN_MODELS_PATH (colon-separated)."""
+    extra = [Path(p) for p in os.environ.get("BATSCREEN_MODELS_PATH", "").split(os.pathsep) if p]
+    return [resource_dir("models"), *extra]
+
+
 def all_cards() -> dict[str, ModelCard]:
-    """Every model card in models/, by name."""
+    """Every model card, by name."""
+    return _cards(tuple(str(d) for d in card_dirs()))
+
+
+@functools.cache
+def _cards(dirs: tuple[str, ...]) -> dict[str, ModelCard]:
     cards: dict[str, ModelCard] = {}
-    for path in sorted(resource_dir("models").glob("*.yaml")):
-        try:
-            card = ModelCard.model_validate(yaml.safe_load(path.read_text()))
-        except ValidationError as exc:
-            raise ValueError(f"invalid model card {path}: {exc}") from None
-        if card.name != path.stem:
-            raise ValueError(f"model card {path} is named {card.name!r}; name it {path.stem!r}")
-        cards[card.name] = card
+    for folder in dirs:
+        for path in sorted(Path(folder).glob("*.yaml")):
+            try:
+                card = ModelCard.model_validate(yaml.safe_load(path.read_text()))
+            except ValidationError as exc:
+                raise ValueError(f"invalid model card {path}: {exc}") from None
+            if card.name != path.stem:
+                raise ValueError(f"model card {path} is named {card.name!r}; name it {path.stem!r}")
+            if card.name in cards:
+                raise ValueError(f"model card {card.name!r} defined twice ({path})")
+            cards[card.name] = card
     return cards
 
 

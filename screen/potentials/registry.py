@@ -54,8 +54,8 @@ class DeferredPotential:
     Lets a resumed campaign skip loading weights when nothing needs evaluating.
     """
 
-    def __init__(self, name: str, device: str = "auto", dtype: str | None = None):
-        self.card = get_card(name)
+    def __init__(self, name: str | ModelCard, device: str = "auto", dtype: str | None = None):
+        self.card = name if isinstance(name, ModelCard) else get_card(name)
         self.device = device
         self.dtype = dtype or self.card.default_dtype
         self._identity = self.card.identity()

@@ -93,10 +93,11 @@ def critical_elements(name: str) -> frozenset[str]:
     return frozenset(e for m in data["materials"] for e in m.get("elements", []))
 
 
-@functools.cache
 def model_card_names() -> tuple[str, ...]:
-    """Names of the model cards in models/."""
-    return tuple(_stems("models", "."))
+    """Names of the model cards (models/ and $BATSCREEN_MODELS_PATH)."""
+    from screen.potentials.cards import card_dirs
+
+    return tuple(sorted({p.stem for folder in card_dirs() for p in folder.glob("*.yaml")}))
 
 
 def file_sha256(path: Path) -> str:
@@ -105,6 +106,14 @@ def file_sha256(path: Path) -> str:
     with path.open("rb") as fh:
         for block in iter(lambda: fh.read(1 << 20), b""):
             h.update(block)
+    return h.hexdigest()
+
+
+def folder_sha256(folder: Path) -> str:
+    """sha256 over the names and contents of a folder's structure files."""
+    h = hashlib.sha256()
+    for path in structure_files_in(folder):
+        h.update(f"{path.name}:{file_sha256(path)}\n".encode())
     return h.hexdigest()
 
 

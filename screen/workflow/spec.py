@@ -89,6 +89,9 @@ class Workflow(Frozen):
         """
         data = self.model_dump(mode="json", exclude={"execution"})
         data["chemical_space"]["structures"] = [
-            catalog.file_sha256(Path(p)) for p in self.chemical_space.structures
+            catalog.file_sha256(Path(p)) if Path(p).is_file() else catalog.folder_sha256(Path(p))
+            for p in self.chemical_space.structures
         ]
+        if self.potential.file is not None:
+            data["potential"]["file"] = catalog.file_sha256(self.potential.file)
         return data
