@@ -161,8 +161,19 @@ def check_potential(potential: Potential, systems: Sequence[Atoms] | None = None
         check_stress(potential, atoms)
 
 
+_MP0_SHAPE = {
+    "hidden": "128x0e",
+    "max_ell": 3,
+    "interactions": 2,
+    "correlation": 3,
+    "r_max": 6.0,
+    "bessel": 10,
+    "mlp": "16x0e",
+    "radial": [64, 64, 64],
+}
+
 #: architectures of random MACE models for tests and throughput benchmarks
-MACE_ARCHITECTURES = {
+MACE_ARCHITECTURES: dict[str, dict[str, object]] = {
     # a few thousand parameters: conformance tests in seconds
     "tiny": {
         "hidden": "8x0e + 8x1o",
@@ -175,26 +186,8 @@ MACE_ARCHITECTURES = {
         "radial": [16],
     },
     # the shapes of MACE-MP-0 small (L0) and medium (L1), random weights
-    "small": {
-        "hidden": "128x0e",
-        "max_ell": 3,
-        "interactions": 2,
-        "correlation": 3,
-        "r_max": 6.0,
-        "bessel": 10,
-        "mlp": "16x0e",
-        "radial": [64, 64, 64],
-    },
-    "medium": {
-        "hidden": "128x0e + 128x1o",
-        "max_ell": 3,
-        "interactions": 2,
-        "correlation": 3,
-        "r_max": 6.0,
-        "bessel": 10,
-        "mlp": "16x0e",
-        "radial": [64, 64, 64],
-    },
+    "small": _MP0_SHAPE,
+    "medium": {**_MP0_SHAPE, "hidden": "128x0e + 128x1o"},
 }
 
 

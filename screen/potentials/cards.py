@@ -131,7 +131,7 @@ class ModelCard(BaseModel):
             source=CheckpointSource(kind="file", path=str(path), sha256=digest),
             license="as stated by its author",
             training_data="as stated by its author",
-            energy_convention=energy_convention,  # type: ignore[arg-type]
+            energy_convention=energy_convention,  # type: ignore[arg-type]  # checked by pydantic
             default_dtype=default_dtype,  # type: ignore[arg-type]
             supported_dtypes=["float32", "float64"],
             cutoff_angstrom=0.0,

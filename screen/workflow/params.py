@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
+from screen.potentials.cards import EnergyConvention
 from screen.workflow import catalog
 from screen.workflow.types import ElementSymbol, Frozen, known
 
@@ -31,7 +32,7 @@ class PotentialSpec(Frozen):
         "model card; relative to the workflow file. Needs backend and energy_convention",
     )
     backend: str = Field(default="mace", description="with file: the backend that loads it")
-    energy_convention: Literal["mp2020-corrected", "raw-vasp", "omat24", "toy"] | None = Field(
+    energy_convention: EnergyConvention | None = Field(
         default=None,
         description="with file: how its energies relate to the Materials Project's",
     )
