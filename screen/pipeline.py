@@ -145,9 +145,9 @@ class _Runner:
             options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),),
         )
         workers = resolve_workers(self.workers, self.device, len(active))
-        in_process = self.injected
-        if workers == 1 and in_process is None:
-            in_process = self.potential.load()
+        # an injected potential, or one worker: relax in this process (the deferred
+        # potential loads its weights only if something is left to relax)
+        in_process = self.injected or (self.potential if workers == 1 else None)
         return run_record_stage(
             stage,
             active,
