@@ -122,41 +122,61 @@ class _Runner:
             from screen.executors.local import single_threaded
 
             limit = single_threaded() if self.device == "cpu" else contextlib.nullcontext()
-            with limit:  # elemental references are relaxed in this process
+            with limit:  # single points and phase diagrams run in this process
                 return api.estimate(
                     active,
                     space,
                     st.estimate,
                     self.potential,
                     st.relax,
-                    self.campaign.references_file(self.card.name.replace(":", "_")),
+                    self.campaign.root / "references",
+                    relax=self._relax_extra,
                 )
         if name == "rank":
             return api.rank(active, st.rank)
         raise ValueError(f"unknown stage {name}")
 
-    def _relax(self, active: list[Record]) -> list[Record]:
-        stage = RecordStage(
-            name="relax",
+    def _relax_stage(self, name: str) -> RecordStage:
+        return RecordStage(
+            name=name,
             function="screen.relaxation.stage:relax_records",
             params_model="screen.workflow.spec:RelaxParams",
             params_json=self.wf.stages.relax.model_dump_json(),
             potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
             options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),),
         )
-        workers = resolve_workers(self.workers, self.device, len(active))
+
+    def _run_relax(self, name: str, records: list[Record], stage_dir: Path) -> list[Record]:
+        workers = resolve_workers(self.workers, self.device, len(records))
         # an injected potential, or one worker: relax in this process (the deferred
         # potential loads its weights only if something is left to relax)
         in_process = self.injected or (self.potential if workers == 1 else None)
         return run_record_stage(
-            stage,
-            active,
-            self.campaign.stage_dir("relax"),
+            self._relax_stage(name),
+            records,
+            stage_dir,
             workers=workers,
             shard_size=self.wf.execution.shard_size,
             potential=in_process,
             progress=self.report,
         )
+
+    def _relax(self, active: list[Record]) -> list[Record]:
+        return self._run_relax("relax", active, self.campaign.stage_dir("relax"))
+
+    def _relax_extra(self, records: list[Record]) -> list[Record]:
+        """Relax structures the estimators need (hull references, charged end members).
+
+        Same executor as the relax stage (parallel, journaled); the folder is named by
+        the set of structures, so a resumed campaign finds its journals again.
+        """
+        import hashlib
+
+        kinds = {r.provenance.get("recipe", {}).get("generator", "extra") for r in records}
+        label = "hull-refs" if kinds == {"hull-reference"} else "charged"
+        digest = hashlib.sha256("\n".join(sorted(r.id for r in records)).encode()).hexdigest()
+        folder = self.campaign.root / "references" / "relax" / f"{label}-{digest[:12]}"
+        return self._run_relax(label, records, folder)
 
 
 def run(

@@ -35,6 +35,61 @@ _DEFINITIONS = [
         rankable=True,
     ),
     PropertyDefinition(
+        "energy_above_hull_per_atom",
+        "eV/atom",
+        "distance above the convex hull of the chemical system (0 on the hull)",
+        rankable=True,
+    ),
+    PropertyDefinition(
+        "hull_distance_per_atom",
+        "eV/atom",
+        "signed hull distance: above-hull energy, or for a phase on the hull minus its "
+        "distance below the hull of the other compositions",
+        rankable=True,
+    ),
+    PropertyDefinition("decomposition", "atom fraction", "hull phases at the composition"),
+    PropertyDefinition(
+        "reduction_limit", "V vs metal", "electrolyte stable above this potential", rankable=True
+    ),
+    PropertyDefinition(
+        "oxidation_limit", "V vs metal", "electrolyte stable below this potential", rankable=True
+    ),
+    PropertyDefinition("reduction_products", "atom fraction", "phases formed on reduction"),
+    PropertyDefinition("oxidation_products", "atom fraction", "phases formed on oxidation"),
+    PropertyDefinition(
+        "average_voltage",
+        "V vs metal",
+        "average voltage between the discharged and charged end members",
+        rankable=True,
+    ),
+    PropertyDefinition(
+        "capacity_gravimetric",
+        "mAh/g",
+        "z F dx / (3.6 M_discharged) between the end members",
+        rankable=True,
+    ),
+    PropertyDefinition(
+        "capacity_volumetric", "mAh/cm3", "gravimetric capacity x density", rankable=True
+    ),
+    PropertyDefinition(
+        "specific_energy", "Wh/kg", "average voltage x gravimetric capacity", rankable=True
+    ),
+    PropertyDefinition(
+        "volume_change_on_charge", "%", "(V_charged - V_discharged) / V_discharged per host"
+    ),
+    PropertyDefinition(
+        "volume_change_abs", "%", "|volume change| between the end members", rankable=True
+    ),
+    PropertyDefinition(
+        "energy_above_hull_charged",
+        "eV/atom",
+        "energy above hull of the charged end member",
+        rankable=True,
+    ),
+    PropertyDefinition("charged_formula", "", "formula of the charged end member"),
+    PropertyDefinition("voltage_note", "", "why no voltage was computed"),
+    PropertyDefinition("estimate_flags", "", "confidence flags of the estimates"),
+    PropertyDefinition(
         "theoretical_capacity_gravimetric",
         "mAh/g",
         "z F x / (3.6 M): every working ion extracted, M the discharged formula mass",

@@ -11,7 +11,7 @@ are never modified. Parameters default to the workflow-file defaults.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,9 +73,19 @@ def estimate(
     params: EstimateParams | None = None,
     potential: Potential | str = "chgnet-0.3.0",
     relax_params: RelaxParams | None = None,
-    reference_cache: Path | None = None,
+    references_dir: Path | None = None,
+    *,
+    relax: Callable[[list[Record]], list[Record]] | None = None,
 ) -> list[Record]:
-    """Formation energy (elemental references relaxed with the same potential), capacity."""
+    """Stability and electrode/electrolyte estimates of relaxed records.
+
+    Formation energy, energy above hull and decomposition; the electrolyte window;
+    electrode voltage, capacity and volume change.
+
+    ``references_dir`` caches hull references between calls (default: none kept);
+    ``relax`` relaxes the extra structures (reference phases, charged end members),
+    by default with the engine in this process.
+    """
     from screen.estimators.stage import estimate as _estimate
 
     return _estimate(
@@ -84,7 +94,8 @@ def estimate(
         params or EstimateParams(),
         _potential(potential),
         relax_params or RelaxParams(),
-        reference_cache,
+        references_dir,
+        relax=relax,
     )
 
 

@@ -99,7 +99,7 @@ def test_missing_reference_filters_with_reason(lj):
 
     space = ChemicalSpace(working_ions=["Na"], anions=["B"])
     (out,) = estimate([relaxed], space, EstimateParams(), lj, RelaxParams())
-    assert out.status["estimate"].reason == "no-elemental-reference"
+    assert out.status["estimate"].reason == "no-reference"
     assert "B" in out.status["estimate"].detail
 
 
@@ -128,4 +128,4 @@ def test_failed_reference_costs_only_its_compounds(lj, monkeypatch):
     space = ChemicalSpace(working_ions=["Na"], anions=["Cl", "Br"])
     out = {r.formula: r for r in estimate(relaxed, space, EstimateParams(), lj, RelaxParams())}
     assert out["NaCl"].status["estimate"].state == "ok"
-    assert out["NaBr"].status["estimate"].reason == "no-elemental-reference"
+    assert out["NaBr"].status["estimate"].reason == "no-reference"

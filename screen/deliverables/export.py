@@ -29,7 +29,22 @@ from screen.store.atomic import atomic_write_bytes, atomic_write_text
 CSV_PROPERTIES = (
     "rank_score",
     "formation_energy_per_atom",
+    "energy_above_hull_per_atom",
+    "hull_distance_per_atom",
+    "decomposition",
+    "average_voltage",
+    "capacity_gravimetric",
+    "capacity_volumetric",
+    "specific_energy",
+    "volume_change_on_charge",
+    "charged_formula",
+    "energy_above_hull_charged",
     "theoretical_capacity_gravimetric",
+    "reduction_limit",
+    "oxidation_limit",
+    "reduction_products",
+    "oxidation_products",
+    "estimate_flags",
     "energy_per_atom",
     "relax_converged",
     "relax_steps",
@@ -52,7 +67,7 @@ def _column(name: str) -> str:
 
 def _cell(value: Any) -> Any:
     if isinstance(value, list):
-        return " ".join(map(str, value))
+        return "; ".join(map(str, value))
     if isinstance(value, dict):
         return json.dumps(value, sort_keys=True)
     return value

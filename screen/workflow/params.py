@@ -247,16 +247,79 @@ class RelaxParams(Frozen):
     )
 
 
+class HullParams(Frozen):
+    """Convex-hull references (screen/stability/): where they come from and how many."""
+
+    references: Literal["self-consistent", "materials-project", "file"] = Field(
+        default="self-consistent",
+        description="self-consistent: elements and prototype-built binary/ternary phases "
+        "relaxed with the same potential (offline; flagged as incomplete); "
+        "materials-project: MP entries via mp-api, cached in the campaign; "
+        "file: a JSON list of pymatgen ComputedStructureEntry objects (entries_file)",
+    )
+    entries_file: Path | None = Field(
+        default=None, description="references: file -- the JSON file of computed entries"
+    )
+    entries_convention: EnergyConvention = Field(
+        default="mp2020-corrected",
+        description="references: file -- energy convention of the file's entries",
+    )
+    api_key_env: str = Field(
+        default="MP_API_KEY", description="references: materials-project -- key variable"
+    )
+    include_candidates: bool = Field(
+        default=True,
+        description="the campaign's relaxed candidates join the hull (each is measured "
+        "against the references and the other candidates)",
+    )
+    polymorphs_per_formula: int = Field(
+        default=2,
+        ge=1,
+        le=20,
+        description="self-consistent: prototypes relaxed per reference formula (the lowest "
+        "single-point energies at the predicted volume)",
+    )
+    max_reference_atoms: int = Field(
+        default=24, ge=1, le=200, description="self-consistent: largest prototype cell built"
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="self-consistent: folder shared between campaigns for relaxed "
+        "references (default: inside the campaign directory)",
+    )
+
+    @model_validator(mode="after")
+    def _file_given(self) -> HullParams:
+        if self.references == "file":
+            if self.entries_file is None:
+                raise ValueError("references: file needs entries_file")
+            if not self.entries_file.is_file():
+                raise ValueError(f"entries_file {self.entries_file} does not exist")
+        return self
+
+
 class EstimateParams(Frozen):
     """Property estimators run after relaxation."""
 
     formation_energy: bool = Field(
         default=True,
-        description="formation energy per atom against elemental references relaxed with "
-        "the same potential",
+        description="formation energy per atom and energy above the convex hull, with "
+        "decomposition products (hull references: see hull)",
     )
+    hull: HullParams = Field(default_factory=HullParams)
     capacity: bool = Field(
         default=True, description="theoretical capacity if every working ion is extracted"
+    )
+    voltage: bool = Field(
+        default=True,
+        description="cathodes: relax the charged end member (working ion removed as far as "
+        "the host's redox allows) and report average voltage, capacity, specific energy, "
+        "volume change and the charged phase's energy above hull",
+    )
+    electrochemical_window: bool = Field(
+        default=True,
+        description="electrolytes: reduction and oxidation limits vs the working-ion metal "
+        "from the grand-potential phase diagram",
     )
     max_formation_energy_per_atom_ev: float = Field(
         default=1.0,

@@ -1,0 +1,1 @@
+"""Thermodynamic stability: convex hulls, reference providers, electrochemical windows."""

@@ -1,0 +1,120 @@
+"""Energy above the convex hull, decomposition products and distance below the hull.
+
+One PhaseDiagram per chemical system, built once from the reference entries (and the
+campaign's own candidates) and reused for every candidate of that system.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pymatgen.analysis.phase_diagram import PhaseDiagram
+    from pymatgen.entries.computed_entries import ComputedEntry
+
+log = logging.getLogger(__name__)
+
+#: an entry this close to the hull (eV/atom) counts as on it
+ON_HULL_TOL = 1e-6
+
+
+class MissingReferenceError(ValueError):
+    """A chemical system lacks a reference for one of its elements."""
+
+    def __init__(self, elements: list[str], provider: str):
+        self.elements = elements
+        super().__init__(
+            f"no {provider} reference for element(s) {', '.join(elements)}: no hull can be built"
+        )
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One phase of a decomposition: a label and its fraction of the atoms."""
+
+    label: str
+    formula: str
+    atom_fraction: float
+
+
+@dataclass(frozen=True)
+class HullAssessment:
+    """Where one entry sits relative to the hull of its chemical system (eV/atom)."""
+
+    formation_energy_per_atom: float
+    energy_above_hull_per_atom: float
+    hull_distance_per_atom: float  # signed: < 0 when the entry lies below the reference hull
+    decomposition: list[Phase]  # products if above the hull; competing phases if on it
+    reference_count: int
+
+    @property
+    def stable(self) -> bool:
+        """On (or below) the hull."""
+        return self.energy_above_hull_per_atom <= ON_HULL_TOL
+
+
+def entry_label(entry: Any) -> str:
+    """A readable label: the entry's own label, else its id and formula."""
+    data = getattr(entry, "data", None) or {}
+    if data.get("label"):
+        return str(data["label"])
+    return f"{entry.composition.reduced_formula} ({entry.entry_id})"
+
+
+def _phases(decomposition: dict[Any, float]) -> list[Phase]:
+    return [
+        Phase(entry_label(e), e.composition.reduced_formula, round(float(f), 6))
+        for e, f in sorted(decomposition.items(), key=lambda kv: -kv[1])
+        if f > 1e-8
+    ]
+
+
+@dataclass
+class HullBook:
+    """Phase diagrams per chemical system, built on first use and cached."""
+
+    references: list[Any]
+    provider: str = "references"
+    extra: list[Any] = field(default_factory=list)  # e.g. the campaign's candidates
+    _diagrams: dict[frozenset[str], PhaseDiagram] = field(default_factory=dict, repr=False)
+
+    def diagram(self, elements: frozenset[str]) -> PhaseDiagram:
+        """The phase diagram of a chemical system (cached)."""
+        if elements not in self._diagrams:
+            from pymatgen.analysis.phase_diagram import PhaseDiagram
+
+            pool = [
+                e
+                for e in (*self.references, *self.extra)
+                if {el.symbol for el in e.composition.elements} <= elements
+            ]
+            have = {e.composition.elements[0].symbol for e in pool if e.composition.is_element}
+            missing = sorted(elements - have)
+            if missing:
+                raise MissingReferenceError(missing, self.provider)
+            self._diagrams[elements] = PhaseDiagram(pool)
+        return self._diagrams[elements]
+
+    def assess(self, entry: ComputedEntry) -> HullAssessment:
+        """Formation energy, energy above hull, decomposition of ``entry``.
+
+        For an entry on the hull, ``hull_distance_per_atom`` is its (negative) phase
+        separation energy: how far it lies below the hull of the other phases.
+        """
+        elements = frozenset(el.symbol for el in entry.composition.elements)
+        pd = self.diagram(elements)
+        e_form = float(pd.get_form_energy_per_atom(entry))
+        decomp, e_hull = pd.get_decomp_and_e_above_hull(entry, allow_negative=True)
+        if e_hull <= ON_HULL_TOL and not entry.composition.is_element:
+            # on the hull: distance to the hull of the other compositions (negative)
+            decomp, e_hull = pd.get_decomp_and_phase_separation_energy(entry)
+        e_hull = float(e_hull)
+        return HullAssessment(
+            formation_energy_per_atom=e_form,
+            energy_above_hull_per_atom=max(e_hull, 0.0),
+            hull_distance_per_atom=e_hull,
+            decomposition=_phases(decomp),
+            reference_count=len(pd.all_entries),
+        )

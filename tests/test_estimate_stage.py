@@ -1,0 +1,146 @@
+"""The estimate stage end to end on the toy potential: providers, refusals, isolation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pymatgen.core import Composition, Lattice, Structure
+from pymatgen.entries.computed_entries import ComputedEntry
+
+from screen.estimators.stage import estimate
+from screen.records import record_from_structure
+from screen.workflow.spec import ChemicalSpace, EstimateParams, HullParams, RelaxParams
+
+
+def relaxed_record(structure, energy, working_ion="Na"):
+    """A record as the relax stage leaves it (energy given, not computed)."""
+    from screen.records import structure_dict
+
+    record = record_from_structure(structure, working_ion=working_ion)
+    record.relaxed_structure = structure_dict(structure)
+    record.set_property("energy", energy, unit="eV", method="given")
+    record.set_property("relax_converged", True, unit="", method="given")
+    record.mark("relax", "ok")
+    return record
+
+
+def rocksalt(a, species):
+    return Structure.from_spacegroup(
+        "Fm-3m", Lattice.cubic(a), species, [[0, 0, 0], [0.5, 0.5, 0.5]]
+    ).get_primitive_structure()
+
+
+class ToyReferences:
+    """A provider from a list of entries (the interface third parties implement)."""
+
+    name = "toy-file"
+    complete = True
+
+    def __init__(self, entries, convention="toy"):
+        self._entries = entries
+        self.convention = convention
+
+    def entries(self, systems):
+        return [
+            e
+            for e in self._entries
+            if any({el.symbol for el in e.composition.elements} <= s for s in systems)
+        ]
+
+    def describe(self):
+        return {"provider": self.name}
+
+
+REFS = [
+    ComputedEntry("Na", -1.3),
+    ComputedEntry("Cl", -1.8),
+    ComputedEntry("K", -1.1),
+    ComputedEntry("NaCl", -1.3 - 1.8 - 4.0, entry_id="nacl-ref"),
+]
+
+
+def test_electrolyte_gets_hull_and_window_with_units(lj):
+    record = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -1.3 - 1.8 - 3.9)
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="electrolyte")
+    params = EstimateParams(hull=HullParams(include_candidates=False))
+    (out,) = estimate([record], space, params, lj, RelaxParams(), provider=ToyReferences(REFS))
+    assert out.status["estimate"].state == "ok"
+    assert out.number("energy_above_hull_per_atom") == pytest.approx(0.05)
+    assert out.properties["energy_above_hull_per_atom"].unit == "eV/atom"
+    assert out.number("reduction_limit") == 0.0
+    assert out.properties["reduction_limit"].unit == "V vs Na/Na+"
+    assert out.number("oxidation_limit") == pytest.approx(4.0, abs=1e-3)
+    assert "window-of-metastable-phase" in out.value("estimate_flags")
+    assert "toy-file" in out.properties["energy_above_hull_per_atom"].method
+
+
+def test_one_candidate_without_reference_leaves_alone(lj):
+    good = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -7.2)
+    orphan = relaxed_record(rocksalt(5.0, ["Na", "Br"]), -6.0)
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl", "Br"], role="electrolyte")
+    out = estimate(
+        [good, orphan], space, EstimateParams(), lj, RelaxParams(), provider=ToyReferences(REFS)
+    )
+    by = {r.formula: r for r in out}
+    assert by["NaCl"].status["estimate"].state == "ok"
+    assert by["NaBr"].status["estimate"].reason == "no-reference"
+    assert "Br" in by["NaBr"].status["estimate"].detail
+
+
+def test_hull_mixing_conventions_is_refused_per_record(lj):
+    record = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -7.2)
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="electrolyte")
+    provider = ToyReferences(REFS, convention="mp2020-corrected")
+    provider.name = "materials-project"
+    (out,) = estimate([record], space, EstimateParams(), lj, RelaxParams(), provider=provider)
+    status = out.status["estimate"]
+    assert status.reason == "no-hull-references"
+    assert "cannot share a hull" in status.detail and "self-consistent" in status.detail
+
+
+def test_cathode_without_redox_gets_a_reason_not_a_voltage(lj):
+    cell = Structure(Lattice.cubic(3.3), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    record = relaxed_record(cell, -7.0)
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="cathode")
+    (out,) = estimate(
+        [record], space, EstimateParams(), lj, RelaxParams(), provider=ToyReferences(REFS)
+    )
+    assert out.status["estimate"].state == "ok"
+    assert "average_voltage" not in out.properties
+    assert "no-voltage: no-redox-capacity" in out.value("estimate_flags")
+
+
+def test_self_consistent_references_are_cached_per_subsystem(lj, tmp_path):
+    """The toy potential builds, screens, relaxes and caches the Na-Cl references."""
+    record = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -7.2)
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="electrolyte")
+    params = EstimateParams(hull=HullParams(polymorphs_per_formula=1, max_reference_atoms=8))
+    calls = []
+
+    def relax(records):
+        from screen.relaxation.stage import relax_records
+
+        calls.append(len(records))
+        return relax_records(records, RelaxParams(), lj)
+
+    (out,) = estimate([record], space, params, lj, RelaxParams(), tmp_path, relax=relax)
+    assert out.status["estimate"].state == "ok", out.status["estimate"]
+    assert "hull-from-incomplete-references" in out.value("estimate_flags")
+    folder = tmp_path / "self-consistent" / "lennard-jones-toy"
+    cached = json.loads((folder / "Cl-Na.json").read_text())
+    assert cached["phases"] and all("NaCl" in p["label"] for p in cached["phases"])
+    assert (folder / "elements.json").is_file()
+    assert calls == [1]  # one NaCl polymorph relaxed
+    estimate([record], space, params, lj, RelaxParams(), tmp_path, relax=relax)
+    assert calls == [1]  # second call: everything from the cache
+
+
+def test_hull_file_parameter_is_checked(tmp_path):
+    from pydantic import ValidationError
+
+    with pytest.raises(ValidationError, match="entries_file"):
+        HullParams(references="file")
+    with pytest.raises(ValidationError, match="does not exist"):
+        HullParams(references="file", entries_file=tmp_path / "nope.json")
+    assert Composition("NaCl")  # keep pymatgen import used
