@@ -81,6 +81,7 @@ class _Runner:
         )
         self.workers = workers
         self.progress = progress
+        self.stage_info: dict[str, dict[str, Any]] = {}  # what stages report for provenance
 
     def report(self, stage: str, done: int, total: int) -> None:
         if self.progress:
@@ -131,6 +132,7 @@ class _Runner:
                     st.relax,
                     self.campaign.root / "references",
                     relax=self._relax_extra,
+                    info=self.stage_info.setdefault("estimate", {}),
                 )
         if name == "rank":
             return api.rank(active, st.rank)
@@ -232,6 +234,9 @@ def run(
             records = sorted(runner.stage(name, records), key=lambda r: r.id)
             campaign.write_output(name, records)
             run_info["stages_run"].append(name)
+            if runner.stage_info.get(name):
+                run_info.setdefault("stage_info", {})[name] = runner.stage_info[name]
+                campaign.write_provenance(provenance)
         run_info["status"] = "completed"
     except KeyboardInterrupt:
         run_info["status"] = "interrupted"

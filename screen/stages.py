@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from screen.records import Record, as_records
 from screen.workflow.spec import (
@@ -76,6 +76,7 @@ def estimate(
     references_dir: Path | None = None,
     *,
     relax: Callable[[list[Record]], list[Record]] | None = None,
+    info: dict[str, Any] | None = None,
 ) -> list[Record]:
     """Stability and electrode/electrolyte estimates of relaxed records.
 
@@ -96,6 +97,7 @@ def estimate(
         relax_params or RelaxParams(),
         references_dir,
         relax=relax,
+        info=info,
     )
 
 

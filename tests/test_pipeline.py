@@ -37,7 +37,7 @@ def test_campaign_runs_end_to_end_and_funnel_adds_up(tmp_path, lj_workflow, lj):
     assert rows["prefilter"].left[("filtered", "charge-imbalance")] == 4
     ranked = result.ranked()
     assert len(ranked) == rows["deliver"].passed > 0
-    assert {e[0] for e in events} == set(STAGE_ORDER)
+    assert set(STAGE_ORDER) <= {e[0] for e in events}  # plus hull-refs / charged relaxations
 
     root = result.root
     table = pq.read_table(root / "results.parquet")

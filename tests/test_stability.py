@@ -257,11 +257,11 @@ def test_file_references_round_trip(tmp_path):
 
 
 def test_file_references_errors_name_the_file(tmp_path):
-    with pytest.raises(ReferenceUnavailable, match="missing.json"):
+    with pytest.raises(ReferenceUnavailable, match=r"missing\.json"):
         FileReferences(tmp_path / "missing.json", "mp2020-corrected").entries([])
     bad = tmp_path / "bad.json"
     bad.write_text(json.dumps([{"formula": "NaCl"}]))
-    with pytest.raises(ReferenceUnavailable, match="bad.json.*ComputedStructureEntry"):
+    with pytest.raises(ReferenceUnavailable, match=r"bad\.json.*ComputedStructureEntry"):
         FileReferences(bad, "mp2020-corrected").entries([])
 
 
@@ -309,7 +309,7 @@ def test_materials_project_query_failure_is_explained(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "mp_api", types.ModuleType("mp_api"))
     monkeypatch.setitem(sys.modules, "mp_api.client", client)
     monkeypatch.setenv("MP_API_KEY", "expired")
-    with pytest.raises(ReferenceUnavailable, match="401.*expired or invalid.*self-consistent"):
+    with pytest.raises(ReferenceUnavailable, match=r"401.*expired or invalid.*self-consistent"):
         MaterialsProjectReferences(tmp_path).entries([frozenset({"Na", "S"})])
     assert not list(tmp_path.iterdir())  # nothing cached from a failed query
 

@@ -6,6 +6,8 @@ orderings and voltages come from experiment. Every check runs the real estimate 
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 from pymatgen.core import Lattice, Structure
 
@@ -89,7 +91,7 @@ def test_polymorph_ordering(chgnet, compound, tmp_path):
     # on the hull; the self-consistent set may hold the same structure type, relaxed to
     # within the relaxation's noise (~0.01 meV/atom)
     assert e_hull[0] <= 1e-3, f"{names[0]} should be the ground state"
-    assert all(a < b for a, b in zip(e_hull, e_hull[1:])), f"order {names}: {e_hull}"
+    assert all(a < b for a, b in itertools.pairwise(e_hull)), f"order {names}: {e_hull}"
 
 
 def test_electrolytes_against_sodium_metal(chgnet, tmp_path):

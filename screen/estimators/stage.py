@@ -87,7 +87,7 @@ class _Electrodes:
 
         todo: dict[str, Record] = {}
         for record in records:
-            ion = record.provenance.get("working_ion")
+            ion = str(record.provenance.get("working_ion"))
             structure = record.current_structure()
             try:
                 x = removable_ions(structure.composition, ion)
@@ -128,12 +128,14 @@ def estimate(
     *,
     relax: RelaxRecords | None = None,
     provider: ReferenceProvider | None = None,
+    info: dict[str, Any] | None = None,
 ) -> list[Record]:
     """Estimate properties of relaxed records; returns new records with an ``estimate`` status.
 
     ``references_dir`` holds cached references (default: a temporary folder);
     ``relax`` relaxes extra structures (reference phases, charged end members) and
-    defaults to the engine in this process; ``provider`` overrides params.hull.
+    defaults to the engine in this process; ``provider`` overrides params.hull; ``info``
+    receives what provenance should record (the reference provider and its counts).
     """
     import tempfile
 
@@ -185,6 +187,12 @@ def estimate(
                     reference_entries = apply_convention(reference_entries, convention)
                 extra = [processed[r.id] for r in out] if params.hull.include_candidates else []
                 book = HullBook(reference_entries, provider.name, extra)
+                if info is not None:
+                    info["hull_references"] = {
+                        **provider.describe(),
+                        "entries": len(reference_entries),
+                        "chemical_systems": ["-".join(sorted(s)) for s in systems],
+                    }
             except Exception as exc:  # convention clash, no key...: every record says why
                 from screen.stability.entries import ConventionError
                 from screen.stability.providers import ReferenceUnavailable

@@ -17,6 +17,7 @@ GGA+U with MP's U values for oxides and fluorides of Co, Cr, Fe, Mn, Mo, Ni, V, 
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,7 +94,7 @@ def hull_convention(potential_convention: str) -> str:
     return MP_COMPATIBLE if potential_convention == "raw-vasp" else potential_convention
 
 
-def apply_convention(entries: list[ComputedEntry], potential_convention: str) -> list[Any]:
+def apply_convention(entries: Sequence[ComputedEntry], potential_convention: str) -> list[Any]:
     """Entries of one potential made hull-ready: MP2020 corrections for raw-VASP models.
 
     Raises DroppedEntryError when the correction scheme rejects any entry (so that no

@@ -106,15 +106,19 @@ class HullBook:
         elements = frozenset(el.symbol for el in entry.composition.elements)
         pd = self.diagram(elements)
         e_form = float(pd.get_form_energy_per_atom(entry))
-        decomp, e_hull = pd.get_decomp_and_e_above_hull(entry, allow_negative=True)
+        decomp, distance = pd.get_decomp_and_e_above_hull(entry, allow_negative=True)
+        if decomp is None or distance is None:  # only with on_error="ignore"
+            raise ValueError(f"no decomposition for {entry.composition.reduced_formula}")
+        e_hull = float(distance)
         if e_hull <= ON_HULL_TOL and not entry.composition.is_element:
             # on the hull: distance to the hull of the other compositions (negative)
-            decomp, e_hull = pd.get_decomp_and_phase_separation_energy(entry)
-        e_hull = float(e_hull)
+            separation = pd.get_decomp_and_phase_separation_energy(entry)
+            if separation[0] is not None and separation[1] is not None:
+                decomp, e_hull = separation[0], float(separation[1])
         return HullAssessment(
             formation_energy_per_atom=e_form,
             energy_above_hull_per_atom=max(e_hull, 0.0),
             hull_distance_per_atom=e_hull,
-            decomposition=_phases(decomp),
+            decomposition=_phases(dict(decomp or {})),
             reference_count=len(pd.all_entries),
         )

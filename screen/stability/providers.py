@@ -46,7 +46,6 @@ class ReferenceProvider(Protocol):
 
     def describe(self) -> dict[str, Any]:
         """What provenance records about this provider."""
-        """What provenance records about this provider."""
         ...
 
 

@@ -60,7 +60,7 @@ class SelfConsistentReferences:
         largest_subsystem: int = 3,
     ):
         self.potential = potential
-        self.convention = potential.card.energy_convention
+        self.convention: str = potential.card.energy_convention
         self.relax_params = relax_params
         self.cache_dir = Path(cache_dir)
         self.relax = relax or relax_in_process(potential, relax_params)
@@ -109,7 +109,7 @@ class SelfConsistentReferences:
             if energy == energy:  # not NaN
                 formula = phase.structure.composition.reduced_formula
                 scored.setdefault(formula, []).append((energy, phase))
-        chosen = []
+        chosen: list[ReferencePhase] = []
         for options in scored.values():
             options.sort(key=lambda t: t[0])
             chosen.extend(phase for _, phase in options[: self.polymorphs])

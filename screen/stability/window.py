@@ -66,8 +66,9 @@ def stability_window(
 
     elements = frozenset(el.symbol for el in entry.composition.elements) | {working_ion}
     base = book.diagram(elements)
-    _, e_hull = base.get_decomp_and_e_above_hull(entry, allow_negative=True)
-    stable_copy = _on_hull_copy(entry, float(e_hull))
+    _, distance = base.get_decomp_and_e_above_hull(entry, allow_negative=True)
+    e_hull = float(distance or 0.0)
+    stable_copy = _on_hull_copy(entry, e_hull)
     others = [
         e
         for e in base.all_entries
@@ -104,5 +105,5 @@ def stability_window(
         oxidation_limit_v=oxidation,
         reduction_products=below,
         oxidation_products=above,
-        stabilised_by_ev_per_atom=max(float(e_hull), 0.0),
+        stabilised_by_ev_per_atom=max(e_hull, 0.0),
     )
