@@ -144,3 +144,15 @@ def test_hull_file_parameter_is_checked(tmp_path):
     with pytest.raises(ValidationError, match="does not exist"):
         HullParams(references="file", entries_file=tmp_path / "nope.json")
     assert Composition("NaCl")  # keep pymatgen import used
+
+
+def test_unphysical_candidate_does_not_sink_the_hull(lj):
+    fair = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -1.3 - 1.8 - 3.9)
+    hole = relaxed_record(rocksalt(5.0, ["Na", "Cl"]), -1.3 - 1.8 - 14.0)  # -7 eV/atom
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="electrolyte")
+    out = estimate(
+        [fair, hole], space, EstimateParams(), lj, RelaxParams(), provider=ToyReferences(REFS)
+    )
+    by = {r.id: r for r in out}
+    assert by[hole.id].status["estimate"].reason == "unphysical-energy"
+    assert by[fair.id].number("energy_above_hull_per_atom") == pytest.approx(0.05)

@@ -185,7 +185,11 @@ def estimate(
                 reference_entries = provider.entries(systems)
                 if provider.name == "self-consistent":
                     reference_entries = apply_convention(reference_entries, convention)
-                extra = [processed[r.id] for r in out] if params.hull.include_candidates else []
+                extra = (
+                    _physical_candidates([processed[r.id] for r in out], reference_entries, params)
+                    if params.hull.include_candidates
+                    else []
+                )
                 book = HullBook(reference_entries, provider.name, extra)
                 if info is not None:
                     info["hull_references"] = {
@@ -217,6 +221,30 @@ def estimate(
                 log.warning("estimate failed for %s: %s", record.id, exc)
                 record.mark(STAGE, "failed", "estimate-error", f"{type(exc).__name__}: {exc}")
     return out
+
+
+def _physical_candidates(
+    candidates: list[Any], references: list[Any], params: EstimateParams
+) -> list[Any]:
+    """Candidates that may join the hull: referenced, formation energy within bounds.
+
+    An unphysical energy (a potential's hole) would otherwise sink the hull for every
+    other candidate of its chemical system.
+    """
+    from screen.stability.hull import HullBook, MissingReferenceError
+
+    probe = HullBook(references, "probe")
+    lo, hi = params.min_formation_energy_per_atom_ev, params.max_formation_energy_per_atom_ev
+    kept = []
+    for entry in candidates:
+        elements = frozenset(el.symbol for el in entry.composition.elements)
+        try:
+            ef = probe.diagram(elements).get_form_energy_per_atom(entry)
+        except MissingReferenceError:
+            continue
+        if lo <= ef <= hi:
+            kept.append(entry)
+    return kept
 
 
 def _hull_method(provider: ReferenceProvider, potential: Potential, include: bool) -> str:
