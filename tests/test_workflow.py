@@ -225,3 +225,25 @@ def test_structure_folder_problems_name_each_file(tmp_path):
     data["chemical_space"]["structures"] = ["empty"]
     (problem,) = problems_of(tmp_path, data)
     assert "holds no structure files" in problem.message
+
+
+def test_hull_mixing_conventions_is_refused_before_running(tmp_path):
+    data = quickstart_data()
+    data["potential"] = {"name": "mace-omat-0-medium"}
+    data["stages"]["estimate"]["hull"] = {"references": "materials-project"}
+    (problem,) = problems_of(tmp_path, data)
+    assert "stages.estimate.hull.references" in problem.message
+    assert "omat24" in problem.message and "self-consistent" in problem.message
+    assert problem.given is None  # the whole file is not echoed
+    data["potential"] = {"name": "mace-mp-0-medium"}  # raw VASP + MP2020: allowed
+    assert problems_of(tmp_path, data) == []
+
+
+def test_entries_file_is_relative_to_the_workflow(tmp_path):
+    (tmp_path / "refs.json").write_text("[]")
+    data = quickstart_data()
+    data["stages"]["estimate"]["hull"] = {"references": "file", "entries_file": "refs.json"}
+    assert problems_of(tmp_path, data) == []
+    data["stages"]["estimate"]["hull"] = {"references": "file", "entries_file": "nope.json"}
+    (problem,) = problems_of(tmp_path, data)
+    assert problem.key == "stages.estimate.hull.entries_file" and "nope.json" in problem.message

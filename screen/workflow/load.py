@@ -123,7 +123,8 @@ def _problem(file: str, err: Any) -> Problem:
     loc = tuple(err.get("loc", ()))
     key = ".".join(str(p) for p in loc)
     kind = err.get("type", "")
-    given = None if kind == "missing" else _short(err.get("input"))
+    # a whole-file check (empty location) would echo the entire file: leave that out
+    given = None if kind == "missing" or not loc else _short(err.get("input"))
     if kind == "extra_forbidden":
         allowed = _allowed_keys(loc[:-1])
         msg = "unknown key" + (f"; allowed here: {', '.join(allowed)}" if allowed else "")

@@ -288,14 +288,30 @@ class HullParams(Frozen):
         "references (default: inside the campaign directory)",
     )
 
+    @field_validator("entries_file")
+    @classmethod
+    def _entries_exist(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        if path is None:
+            return None
+        base = Path((info.context or {}).get("base_dir", "."))
+        full = (path if path.is_absolute() else base / path).resolve()
+        if not full.is_file():
+            raise ValueError(f"entries file {full} does not exist")
+        return full
+
     @model_validator(mode="after")
     def _file_given(self) -> HullParams:
-        if self.references == "file":
-            if self.entries_file is None:
-                raise ValueError("references: file needs entries_file")
-            if not self.entries_file.is_file():
-                raise ValueError(f"entries_file {self.entries_file} does not exist")
+        if self.references == "file" and self.entries_file is None:
+            raise ValueError("references: file needs entries_file")
         return self
+
+    def reference_convention(self) -> str | None:
+        """Energy convention of the references (None: the potential's own, self-consistent)."""
+        if self.references == "materials-project":
+            return "mp2020-corrected"
+        if self.references == "file":
+            return self.entries_convention
+        return None
 
 
 class EstimateParams(Frozen):

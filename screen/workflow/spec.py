@@ -82,6 +82,18 @@ class Workflow(Frozen):
         problem = feasibility_problem(self.chemical_space, self.stages.generate)
         if problem:
             raise ValueError(problem)
+        estimate = self.stages.estimate
+        theirs = estimate.hull.reference_convention()
+        if estimate.formation_energy and theirs is not None:
+            from screen.stability.entries import hull_convention
+
+            card = self.potential.card()
+            if hull_convention(card.energy_convention) != theirs:
+                raise ValueError(
+                    f"stages.estimate.hull.references: {estimate.hull.references} entries "
+                    f"({theirs}) cannot share a hull with {card.name} energies "
+                    f"({card.energy_convention}); use references: self-consistent"
+                )
         return self
 
     def identity(self) -> dict[str, Any]:
