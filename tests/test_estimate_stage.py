@@ -156,3 +156,29 @@ def test_unphysical_candidate_does_not_sink_the_hull(lj):
     by = {r.id: r for r in out}
     assert by[hole.id].status["estimate"].reason == "unphysical-energy"
     assert by[fair.id].number("energy_above_hull_per_atom") == pytest.approx(0.05)
+
+
+def test_raw_vasp_models_get_mp2020_corrections_before_the_hull(lj):
+    """A MACE-MP-like (raw VASP) potential against MP-corrected references: the candidate's
+    energy is corrected (oxide -0.687 eV/O, Fe U -2.256 eV/Fe) before its hull distance."""
+    import copy
+
+    raw_model = copy.copy(lj)
+    raw_model.card = lj.card.model_copy(update={"energy_convention": "raw-vasp"})
+    feo = rocksalt(4.33, ["Fe", "O"])
+    refs = [
+        ComputedEntry("Fe", -8.3),
+        ComputedEntry("O", -4.9),
+        ComputedEntry("FeO", -8.3 - 4.9 - 2.8, entry_id="mp-feo"),  # MP-corrected
+    ]
+    record = relaxed_record(feo, -12.5, working_ion="Na")
+    space = ChemicalSpace(working_ions=["Na"], anions=["O"], role="electrolyte")
+    provider = ToyReferences(refs, convention="mp2020-corrected")
+    provider.name = "materials-project"
+    (out,) = estimate(
+        [record], space, EstimateParams(), raw_model, RelaxParams(), provider=provider
+    )
+    corrected = -12.5 - 0.687 - 2.256
+    expected = (corrected - (-8.3 - 4.9 - 2.8)) / 2
+    assert out.number("energy_above_hull_per_atom") == pytest.approx(expected, abs=0.005)
+    assert "MP2020 corrections applied" in out.properties["energy_above_hull_per_atom"].method
