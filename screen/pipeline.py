@@ -132,29 +132,35 @@ class _Runner:
                     st.relax,
                     self.campaign.root / "references",
                     relax=self._relax_extra,
+                    single_points=self._single_points_extra,
                     info=self.stage_info.setdefault("estimate", {}),
                 )
         if name == "rank":
             return api.rank(active, st.rank)
         raise ValueError(f"unknown stage {name}")
 
-    def _relax_stage(self, name: str) -> RecordStage:
+    def _relax_stage(
+        self, name: str, function: str = "screen.relaxation.stage:relax_records"
+    ) -> RecordStage:
         return RecordStage(
             name=name,
-            function="screen.relaxation.stage:relax_records",
+            function=function,
             params_model="screen.workflow.spec:RelaxParams",
             params_json=self.wf.stages.relax.model_dump_json(),
             potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
             options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),),
         )
 
-    def _run_relax(self, name: str, records: list[Record], stage_dir: Path) -> list[Record]:
+    def _run_relax(
+        self, name: str, records: list[Record], stage_dir: Path, function: str | None = None
+    ) -> list[Record]:
         workers = resolve_workers(self.workers, self.device, len(records))
         # an injected potential, or one worker: relax in this process (the deferred
         # potential loads its weights only if something is left to relax)
         in_process = self.injected or (self.potential if workers == 1 else None)
+        stage = self._relax_stage(name, function) if function else self._relax_stage(name)
         return run_record_stage(
-            self._relax_stage(name),
+            stage,
             records,
             stage_dir,
             workers=workers,
@@ -179,6 +185,19 @@ class _Runner:
         digest = hashlib.sha256("\n".join(sorted(r.id for r in records)).encode()).hexdigest()
         folder = self.campaign.root / "references" / "relax" / f"{label}-{digest[:12]}"
         return self._run_relax(label, records, folder)
+
+    def _single_points_extra(self, records: list[Record]) -> list[Record]:
+        """Single points of unrelaxed hull reference phases, on the same executor."""
+        import hashlib
+
+        digest = hashlib.sha256("\n".join(sorted(r.id for r in records)).encode()).hexdigest()
+        folder = self.campaign.root / "references" / "points" / f"ref-points-{digest[:12]}"
+        return self._run_relax(
+            "ref-points",
+            records,
+            folder,
+            "screen.stability.selfconsistent:single_point_records",
+        )
 
 
 def run(

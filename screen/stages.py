@@ -76,6 +76,7 @@ def estimate(
     references_dir: Path | None = None,
     *,
     relax: Callable[[list[Record]], list[Record]] | None = None,
+    single_points: Callable[[list[Record]], list[Record]] | None = None,
     info: dict[str, Any] | None = None,
 ) -> list[Record]:
     """Stability and electrode/electrolyte estimates of relaxed records.
@@ -97,6 +98,7 @@ def estimate(
         relax_params or RelaxParams(),
         references_dir,
         relax=relax,
+        single_points=single_points,
         info=info,
     )
 

@@ -108,6 +108,9 @@ def test_provenance_record(campaign):
     refs = run["stage_info"]["estimate"]["hull_references"]
     assert refs["provider"] == "self-consistent" and refs["complete"] is False
     assert refs["entries"] > 0 and "Cr-Na-O" in refs["chemical_systems"]
+    # single points, reference and charged relaxations ran on the journaled executor
+    for sub in ("points", "relax"):
+        assert any((out / "references" / sub).iterdir()), sub
     assert run["host"] and run["device"] == "cpu"
     assert run["packages"]["pymatgen"] and run["packages"]["torch"]
 

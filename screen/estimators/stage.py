@@ -39,6 +39,7 @@ def make_provider(
     relax_params: RelaxParams,
     references_dir: Path,
     relax: RelaxRecords | None = None,
+    single_points: RelaxRecords | None = None,
 ) -> ReferenceProvider:
     """The reference provider a workflow asks for."""
     from screen.stability.providers import FileReferences, MaterialsProjectReferences
@@ -55,6 +56,7 @@ def make_provider(
         relax_params,
         Path(folder) / potential.identity.name.replace(":", "_"),
         relax=relax,
+        single_points=single_points,
         polymorphs=params.polymorphs_per_formula,
         max_atoms=params.max_reference_atoms,
     )
@@ -127,6 +129,7 @@ def estimate(
     references_dir: Path | None = None,
     *,
     relax: RelaxRecords | None = None,
+    single_points: RelaxRecords | None = None,
     provider: ReferenceProvider | None = None,
     info: dict[str, Any] | None = None,
 ) -> list[Record]:
@@ -134,7 +137,8 @@ def estimate(
 
     ``references_dir`` holds cached references (default: a temporary folder);
     ``relax`` relaxes extra structures (reference phases, charged end members) and
-    defaults to the engine in this process; ``provider`` overrides params.hull; ``info``
+    defaults to the engine in this process, ``single_points`` evaluates unrelaxed
+    reference phases (default: in this process); ``provider`` overrides params.hull; ``info``
     receives what provenance should record (the reference provider and its counts).
     """
     import tempfile
@@ -176,7 +180,7 @@ def estimate(
             processed = {e.entry_id: e for e in apply_convention(raw, convention)}
             entries = processed
             provider = provider or make_provider(
-                params.hull, potential, relax_params, refs_dir, relax
+                params.hull, potential, relax_params, refs_dir, relax, single_points
             )
             try:
                 if provider.name != "self-consistent":

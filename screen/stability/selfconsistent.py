@@ -33,6 +33,58 @@ RelaxRecords = Callable[[list["Record"]], list["Record"]]
 PHASES_VERSION = 1  # bump when prototype_phases changes what it builds
 
 
+def single_point_records(
+    records: list[Record],
+    params: RelaxParams,
+    potential: Potential,
+    *,
+    max_batch_atoms: int | None = None,
+    on_result: Callable[[Record], None] | None = None,
+) -> list[Record]:
+    """Energy of each record's structure as it is (an executor stage function).
+
+    ``params`` and ``max_batch_atoms`` are accepted for the executor's calling
+    convention; a failure is recorded on its record, never raised.
+    """
+    import math
+
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    out = []
+    for record in records:
+        done = record.copy_for_stage()
+        try:
+            atoms = AseAtomsAdaptor.get_atoms(record.initial_structure())
+            energy = float(potential.evaluate([atoms]).energy[0])
+            if not math.isfinite(energy):
+                raise ValueError(f"energy {energy}")
+            done.set_property(
+                "energy",
+                energy,
+                unit="eV",
+                method=f"single point with {potential.identity.name}, unrelaxed",
+                model=potential.identity,
+            )
+            done.mark("single-point", "ok")
+        except Exception as exc:  # this phase is skipped, the others go on
+            done.mark(
+                "single-point", "failed", "single-point-error", f"{type(exc).__name__}: {exc}"
+            )
+        out.append(done)
+        if on_result is not None:
+            on_result(done)
+    return out
+
+
+def single_points_in_process(potential: Potential, params: RelaxParams) -> RelaxRecords:
+    """Single points in this process."""
+
+    def points(records: list[Record]) -> list[Record]:
+        return single_point_records(records, params, potential)
+
+    return points
+
+
 def relax_in_process(potential: Potential, params: RelaxParams) -> RelaxRecords:
     """A relax function running batscreen's engine in this process."""
     from screen.relaxation.stage import relax_records
@@ -55,6 +107,7 @@ class SelfConsistentReferences:
         relax_params: RelaxParams,
         cache_dir: Path,
         relax: RelaxRecords | None = None,
+        single_points: RelaxRecords | None = None,
         polymorphs: int = 2,
         max_atoms: int = 24,
         largest_subsystem: int = 3,
@@ -64,6 +117,7 @@ class SelfConsistentReferences:
         self.relax_params = relax_params
         self.cache_dir = Path(cache_dir)
         self.relax = relax or relax_in_process(potential, relax_params)
+        self.single_points = single_points or single_points_in_process(potential, relax_params)
         self.polymorphs = polymorphs
         self.max_atoms = max_atoms
         self.largest = largest_subsystem
@@ -94,37 +148,49 @@ class SelfConsistentReferences:
         return phases
 
     # ------------------------------------------------------------------ build
-    def _screen(self, phases: list[ReferencePhase]) -> list[ReferencePhase]:
-        """The ``polymorphs`` lowest single-point energies per formula."""
-        from pymatgen.io.ase import AseAtomsAdaptor
+    def _screen(
+        self, phases: dict[tuple[str, ...], list[ReferencePhase]]
+    ) -> dict[tuple[str, ...], list[ReferencePhase]]:
+        """Per subsystem, the ``polymorphs`` lowest single-point energies per formula."""
+        from screen.records import record_from_structure
 
-        scored: dict[str, list[tuple[float, ReferencePhase]]] = {}
-        for phase in phases:
-            atoms = AseAtomsAdaptor.get_atoms(phase.structure)
-            try:
-                energy = float(self.potential.evaluate([atoms]).energy[0]) / len(atoms)
-            except Exception as exc:  # a phase the potential cannot evaluate is skipped
-                log.warning("single point of %s failed: %s", phase.label, exc)
+        records: list[Record] = []
+        owner: dict[str, tuple[tuple[str, ...], ReferencePhase]] = {}
+        for sub, options in phases.items():
+            for phase in options:
+                record = record_from_structure(
+                    phase.structure, {"generator": "hull-reference-point", "label": phase.label}
+                )
+                owner[record.id] = (sub, phase)
+                records.append(record)
+        scored: dict[tuple[tuple[str, ...], str], list[tuple[float, ReferencePhase]]] = {}
+        for record in self.single_points(records) if records else []:
+            if not record.active:
+                log.warning("single point of %s failed", owner[record.id][1].label)
                 continue
-            if energy == energy:  # not NaN
-                formula = phase.structure.composition.reduced_formula
-                scored.setdefault(formula, []).append((energy, phase))
-        chosen: list[ReferencePhase] = []
-        for options in scored.values():
-            options.sort(key=lambda t: t[0])
-            chosen.extend(phase for _, phase in options[: self.polymorphs])
+            sub, phase = owner[record.id]
+            energy = record.number("energy") / len(phase.structure)
+            formula = phase.structure.composition.reduced_formula
+            scored.setdefault((sub, formula), []).append((energy, phase))
+        chosen: dict[tuple[str, ...], list[ReferencePhase]] = {sub: [] for sub in phases}
+        for (sub, _), ranked in sorted(scored.items(), key=lambda kv: kv[0]):
+            ranked.sort(key=lambda t: (t[0], t[1].label))
+            chosen[sub].extend(option for _, option in ranked[: self.polymorphs])
         return chosen
 
     def _build(self, subs: list[tuple[str, ...]]) -> None:
         from screen.records import record_from_structure
 
+        built = {sub: prototype_phases(sub, self.max_atoms) for sub in subs}
+        chosen = self._screen(built)
         records: list[Record] = []
         owner: dict[str, tuple[tuple[str, ...], ReferencePhase]] = {}
         for sub in subs:
-            phases = prototype_phases(sub, self.max_atoms)
-            chosen = self._screen(phases)
-            self.counts[chemsys(frozenset(sub))] = {"built": len(phases), "relaxed": len(chosen)}
-            for phase in chosen:
+            self.counts[chemsys(frozenset(sub))] = {
+                "built": len(built[sub]),
+                "relaxed": len(chosen[sub]),
+            }
+            for phase in chosen[sub]:
                 record = record_from_structure(
                     phase.structure, {"generator": "hull-reference", "label": phase.label}
                 )
