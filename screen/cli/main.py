@@ -324,3 +324,24 @@ def main() -> None:
         app()
     except BrokenPipeError:  # pragma: no cover - `batscreen schema | head`
         sys.exit(0)
+    except SystemExit as exc:
+        if exc.code == EXIT_INTERRUPTED:
+            _exit_now(EXIT_INTERRUPTED)
+        raise
+
+
+def _exit_now(code: int) -> None:
+    """Leave at once after Ctrl-C: journals are already on disk.
+
+    A normal interpreter exit joins the worker pools' management threads, which can wait
+    on a worker that was being spawned when the interrupt came; stop the children and
+    skip that wait.
+    """
+    import multiprocessing
+    import os
+
+    for child in multiprocessing.active_children():
+        child.terminate()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
