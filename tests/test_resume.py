@@ -68,10 +68,35 @@ def _command(workflow: Path, out: Path) -> list[str]:
 
 
 def _start(workflow: Path, out: Path) -> subprocess.Popen:
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    # faulthandler: a SIGABRT on a hung run prints every thread's stack (see _finish)
+    env = {**os.environ, "PYTHONUNBUFFERED": "1", "PYTHONFAULTHANDLER": "1"}
     return subprocess.Popen(
-        _command(workflow, out), stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env
+        _command(workflow, out),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        preexec_fn=_foreground_signals,
     )
+
+
+def _foreground_signals() -> None:
+    """Ctrl-C as a terminal's foreground job sees it.
+
+    A job started in the background by a non-interactive shell (as a CI script may be)
+    inherits SIGINT ignored, and Python then keeps ignoring it; reset it to the default
+    so that the run under test installs its KeyboardInterrupt handler.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _finish(proc: subprocess.Popen, timeout: float) -> bytes:
+    """stderr of a run that should end by itself; a hung one is dumped and failed."""
+    try:
+        return proc.communicate(timeout=timeout)[1]
+    except subprocess.TimeoutExpired:
+        proc.send_signal(signal.SIGABRT)  # faulthandler prints the stacks
+        _, stderr = proc.communicate()
+        pytest.fail(f"run did not exit within {timeout} s:\n{stderr.decode()[-6000:]}")
 
 
 def _wait_for_journal(proc: subprocess.Popen, relax_dir: Path, n: int, timeout: float) -> dict:
@@ -148,7 +173,7 @@ def test_ctrl_c_during_relax_then_resume(tmp_path, workflow):
     proc = _start(workflow, out)
     _wait_for_journal(proc, relax_dir, 1, timeout=240)
     proc.send_signal(signal.SIGINT)
-    _, stderr = proc.communicate(timeout=60)
+    stderr = _finish(proc, timeout=60)
     assert proc.returncode == 130, stderr.decode()[-2000:]
     assert "run the same command again to resume" in stderr.decode()
     before = _journaled(relax_dir)
