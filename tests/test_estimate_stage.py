@@ -182,3 +182,33 @@ def test_raw_vasp_models_get_mp2020_corrections_before_the_hull(lj):
     expected = (corrected - (-8.3 - 4.9 - 2.8)) / 2
     assert out.number("energy_above_hull_per_atom") == pytest.approx(expected, abs=0.005)
     assert "MP2020 corrections applied" in out.properties["energy_above_hull_per_atom"].method
+
+
+def test_an_entry_the_corrections_refuse_costs_only_its_record(lj, monkeypatch):
+    import copy
+
+    import screen.stability.entries as entries
+
+    raw_model = copy.copy(lj)
+    raw_model.card = lj.card.model_copy(update={"energy_convention": "raw-vasp"})
+    original = entries.apply_convention
+
+    def refuse_br(batch, convention):
+        if any("Br" in e.composition for e in batch):
+            raise entries.DroppedEntryError("MP2020 corrections dropped 1 of 1 entries: x")
+        return original(batch, convention)
+
+    monkeypatch.setattr(entries, "apply_convention", refuse_br)
+    refs = [*REFS, ComputedEntry("Br", -1.5)]
+    good = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -7.2)
+    bad = relaxed_record(rocksalt(5.9, ["Na", "Br"]), -6.5)
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl", "Br"], role="electrolyte")
+    provider = ToyReferences(refs, convention="mp2020-corrected")
+    out = {
+        r.formula: r
+        for r in estimate(
+            [good, bad], space, EstimateParams(), raw_model, RelaxParams(), provider=provider
+        )
+    }
+    assert out["NaBr"].status["estimate"].reason == "energy-correction-dropped"
+    assert out["NaCl"].status["estimate"].state == "ok"

@@ -143,7 +143,7 @@ def estimate(
     """
     import tempfile
 
-    from screen.stability.entries import apply_convention, check_mixable, ml_entry
+    from screen.stability.entries import check_mixable, ml_entry
     from screen.stability.hull import HullBook
     from screen.stability.selfconsistent import relax_in_process
 
@@ -158,6 +158,7 @@ def estimate(
         book: HullBook | None = None
         hull_error: str | None = None
         entries: dict[str, Any] = {}
+        dropped: dict[str, str] = {}
         if params.formation_energy:
             convention = potential.card.energy_convention
             raw = [
@@ -177,7 +178,7 @@ def estimate(
                 )
                 for cid, c in electrodes.charged.items()
             ]
-            processed = {e.entry_id: e for e in apply_convention(raw, convention)}
+            processed, dropped = _each_with_convention(raw, convention)
             entries = processed
             provider = provider or make_provider(
                 params.hull, potential, relax_params, refs_dir, relax, single_points
@@ -188,9 +189,15 @@ def estimate(
                 systems = sorted({_elements(r.current_structure()) for r in out}, key=sorted)
                 reference_entries = provider.entries(systems)
                 if provider.name == "self-consistent":
-                    reference_entries = apply_convention(reference_entries, convention)
+                    reference_entries = list(
+                        _each_with_convention(reference_entries, convention)[0].values()
+                    )
                 extra = (
-                    _physical_candidates([processed[r.id] for r in out], reference_entries, params)
+                    _physical_candidates(
+                        [processed[r.id] for r in out if r.id in processed],
+                        reference_entries,
+                        params,
+                    )
                     if params.hull.include_candidates
                     else []
                 )
@@ -209,6 +216,9 @@ def estimate(
                     raise
                 hull_error = str(exc)
         for record in out:
+            if record.id in dropped:
+                record.mark(STAGE, "failed", "energy-correction-dropped", dropped[record.id])
+                continue
             try:
                 _estimate_one(
                     record,
@@ -225,6 +235,28 @@ def estimate(
                 log.warning("estimate failed for %s: %s", record.id, exc)
                 record.mark(STAGE, "failed", "estimate-error", f"{type(exc).__name__}: {exc}")
     return out
+
+
+def _each_with_convention(
+    entries: list[Any], convention: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Entries made hull-ready one by one: (kept by id, dropped id -> why).
+
+    The correction scheme rejecting one entry costs that entry only.
+    """
+    from screen.stability.entries import DroppedEntryError, apply_convention
+
+    kept: dict[str, Any] = {}
+    dropped: dict[str, str] = {}
+    if convention != "raw-vasp":
+        return {e.entry_id: e for e in entries}, dropped
+    for entry in entries:
+        try:
+            (kept[entry.entry_id],) = apply_convention([entry], convention)
+        except DroppedEntryError as exc:
+            log.warning("%s", exc)
+            dropped[entry.entry_id] = str(exc)
+    return kept, dropped
 
 
 def _physical_candidates(
@@ -414,6 +446,9 @@ def _electrode(
         (e for e in metal_pd.all_entries if e.composition.is_element),
         key=lambda e: e.energy_per_atom,
     )
+    if charged.id not in entries:  # its energy correction was refused
+        flags.append("no-voltage: charged-energy-correction-dropped")
+        return
     discharged_entry, charged_entry = entries[record.id], entries[charged.id]
     result = electrode_result(
         record.current_structure(),
