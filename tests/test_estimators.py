@@ -6,30 +6,28 @@ import pytest
 from pymatgen.core import Composition, Lattice, Structure
 
 from screen.estimators.capacity import theoretical_capacity_gravimetric
-from screen.estimators.formation import MissingReference, formation_energy_per_atom
 from screen.estimators.references import (
-    ElementReference,
     elemental_references,
     reference_atoms,
     reference_library,
 )
 from screen.records import record_from_structure
 from screen.relaxation.stage import relax_records
+from screen.stability.hull import HullBook, MissingReferenceError
 from screen.workflow.spec import ChemicalSpace, EstimateParams, RelaxParams
 
 EV_PER_KJ_MOL = 1 / 96.485332
 
 
-def ref(el, e):
-    return ElementReference(el, e, "bcc", True, 1, None)
-
-
 def test_formation_energy_arithmetic():
-    refs = {"Na": ref("Na", -1.3), "Cl": ref("Cl", -1.8)}
+    from pymatgen.entries.computed_entries import ComputedEntry
+
+    refs = HullBook([ComputedEntry("Na", -1.3), ComputedEntry("Cl", -1.8)], "toy")
     # 2 formula units of NaCl with E = -14.6 eV: (-14.6 - 2(-1.3) - 2(-1.8)) / 4
-    assert formation_energy_per_atom(-14.6, Composition("Na2Cl2"), refs) == pytest.approx(-2.1)
-    with pytest.raises(MissingReference, match="O"):
-        formation_energy_per_atom(-10.0, Composition("Na2O"), refs)
+    nacl = ComputedEntry(Composition("Na2Cl2"), -14.6)
+    assert refs.formation_energy_per_atom(nacl) == pytest.approx(-2.1)
+    with pytest.raises(MissingReferenceError, match="O"):
+        refs.formation_energy_per_atom(ComputedEntry(Composition("Na2O"), -10.0))
 
 
 @pytest.mark.parametrize(

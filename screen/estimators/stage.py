@@ -20,10 +20,8 @@ from screen.estimators.capacity import theoretical_capacity_gravimetric
 from screen.records import Record
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pymatgen.core import Structure
-
     from screen.potentials.base import Potential
-    from screen.stability.hull import HullAssessment, HullBook
+    from screen.stability.hull import HullBook
     from screen.stability.providers import ReferenceProvider
     from screen.stability.selfconsistent import RelaxRecords
     from screen.workflow.spec import ChemicalSpace, EstimateParams, HullParams, RelaxParams
@@ -66,10 +64,6 @@ def vs_metal(ion: str) -> str:
     """Unit of a potential against the working-ion metal: 'V vs Na/Na+', 'V vs Mg/Mg2+'."""
     z = ION_CHARGE[ion]
     return f"V vs {ion}/{ion}+" if z == 1 else f"V vs {ion}/{ion}{z}+"
-
-
-def _elements(structure: Structure) -> frozenset[str]:
-    return frozenset(el.symbol for el in structure.composition.elements)
 
 
 def _phases_text(phases: list[Any]) -> list[str]:
@@ -144,7 +138,7 @@ def estimate(
     import tempfile
 
     from screen.stability.entries import check_mixable, ml_entry
-    from screen.stability.hull import HullBook
+    from screen.stability.hull import HullBook, chemical_system
     from screen.stability.selfconsistent import relax_in_process
 
     out = [r.copy_for_stage() for r in records]
@@ -186,7 +180,9 @@ def estimate(
             try:
                 if provider.name != "self-consistent":
                     check_mixable(convention, provider.convention, provider.name)
-                systems = sorted({_elements(r.current_structure()) for r in out}, key=sorted)
+                systems = sorted(
+                    {chemical_system(r.current_structure().composition) for r in out}, key=sorted
+                )
                 reference_entries = provider.entries(systems)
                 if provider.name == "self-consistent":
                     reference_entries = list(
@@ -269,13 +265,12 @@ def _physical_candidates(
     """
     from screen.stability.hull import HullBook, MissingReferenceError
 
-    probe = HullBook(references, "probe")
+    elements = HullBook(references, "probe")
     lo, hi = params.min_formation_energy_per_atom_ev, params.max_formation_energy_per_atom_ev
     kept = []
     for entry in candidates:
-        elements = frozenset(el.symbol for el in entry.composition.elements)
         try:
-            ef = probe.diagram(elements).get_form_energy_per_atom(entry)
+            ef = elements.formation_energy_per_atom(entry)
         except MissingReferenceError:
             continue
         if lo <= ef <= hi:
@@ -315,7 +310,6 @@ def _estimate_one(
     ion = record.provenance.get("working_ion")
     composition = record.current_structure().composition
     flags: list[str] = []
-    assessment: HullAssessment | None = None
     if params.formation_energy:
         if hull_error is not None or book is None or provider is None:
             record.mark(STAGE, "failed", "no-hull-references", hull_error or "no references")

@@ -6,6 +6,7 @@ campaign's own candidates) and reused for every candidate of that system.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -55,6 +56,11 @@ class HullAssessment:
         return self.energy_above_hull_per_atom <= ON_HULL_TOL
 
 
+def chemical_system(composition: Any) -> frozenset[str]:
+    """The element symbols of a composition (an entry's or a structure's)."""
+    return frozenset(el.symbol for el in composition.elements)
+
+
 def entry_label(entry: Any) -> str:
     """A readable label: the entry's own label, else its id and formula."""
     data = getattr(entry, "data", None) or {}
@@ -80,20 +86,39 @@ class HullBook:
     extra: list[Any] = field(default_factory=list)  # e.g. the campaign's candidates
     _diagrams: dict[frozenset[str], PhaseDiagram] = field(default_factory=dict, repr=False)
 
+    @functools.cached_property
+    def elemental_energies(self) -> dict[str, float]:
+        """Lowest energy per atom of each element among the entries (eV/atom)."""
+        mu: dict[str, float] = {}
+        for e in (*self.references, *self.extra):
+            if e.composition.is_element:
+                symbol = e.composition.elements[0].symbol
+                mu[symbol] = min(mu.get(symbol, float("inf")), e.energy_per_atom)
+        return mu
+
+    def _check_referenced(self, elements: frozenset[str]) -> None:
+        missing = sorted(elements - set(self.elemental_energies))
+        if missing:
+            raise MissingReferenceError(missing, self.provider)
+
+    def formation_energy_per_atom(self, entry: ComputedEntry) -> float:
+        """(E - sum_i n_i mu_i) / N against the elemental references; no hull needed."""
+        self._check_referenced(chemical_system(entry.composition))
+        mu = self.elemental_energies
+        reference = sum(n * mu[el.symbol] for el, n in entry.composition.items())
+        return float((entry.energy - reference) / entry.composition.num_atoms)
+
     def diagram(self, elements: frozenset[str]) -> PhaseDiagram:
         """The phase diagram of a chemical system (cached)."""
         if elements not in self._diagrams:
             from pymatgen.analysis.phase_diagram import PhaseDiagram
 
+            self._check_referenced(elements)
             pool = [
                 e
                 for e in (*self.references, *self.extra)
-                if {el.symbol for el in e.composition.elements} <= elements
+                if chemical_system(e.composition) <= elements
             ]
-            have = {e.composition.elements[0].symbol for e in pool if e.composition.is_element}
-            missing = sorted(elements - have)
-            if missing:
-                raise MissingReferenceError(missing, self.provider)
             self._diagrams[elements] = PhaseDiagram(pool)
         return self._diagrams[elements]
 
@@ -103,9 +128,8 @@ class HullBook:
         For an entry on the hull, ``hull_distance_per_atom`` is its (negative) phase
         separation energy: how far it lies below the hull of the other phases.
         """
-        elements = frozenset(el.symbol for el in entry.composition.elements)
-        pd = self.diagram(elements)
-        e_form = float(pd.get_form_energy_per_atom(entry))
+        pd = self.diagram(chemical_system(entry.composition))
+        e_form = self.formation_energy_per_atom(entry)
         decomp, distance = pd.get_decomp_and_e_above_hull(entry, allow_negative=True)
         if decomp is None or distance is None:  # only with on_error="ignore"
             raise ValueError(f"no decomposition for {entry.composition.reduced_formula}")

@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from screen.stability.hull import Phase, _phases
+from screen.stability.hull import Phase, _phases, chemical_system
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.entries.computed_entries import ComputedEntry
@@ -64,7 +64,7 @@ def stability_window(
     from pymatgen.analysis.phase_diagram import PhaseDiagram
     from pymatgen.core import Element
 
-    elements = frozenset(el.symbol for el in entry.composition.elements) | {working_ion}
+    elements = chemical_system(entry.composition) | {working_ion}
     base = book.diagram(elements)
     _, distance = base.get_decomp_and_e_above_hull(entry, allow_negative=True)
     e_hull = float(distance or 0.0)
