@@ -139,10 +139,19 @@ class _Runner:
             return api.rank(active, st.rank)
         raise ValueError(f"unknown stage {name}")
 
-    def _relax_stage(
-        self, name: str, function: str = "screen.relaxation.stage:relax_records"
-    ) -> RecordStage:
-        return RecordStage(
+    def _run_relax(
+        self,
+        name: str,
+        records: list[Record],
+        stage_dir: Path,
+        function: str = "screen.relaxation.stage:relax_records",
+    ) -> list[Record]:
+        """Apply a per-record potential function (relaxation by default) on the executor."""
+        workers = resolve_workers(self.workers, self.device, len(records))
+        # an injected potential, or one worker: relax in this process (the deferred
+        # potential loads its weights only if something is left to relax)
+        in_process = self.injected or (self.potential if workers == 1 else None)
+        stage = RecordStage(
             name=name,
             function=function,
             params_model="screen.workflow.spec:RelaxParams",
@@ -150,15 +159,6 @@ class _Runner:
             potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
             options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),),
         )
-
-    def _run_relax(
-        self, name: str, records: list[Record], stage_dir: Path, function: str | None = None
-    ) -> list[Record]:
-        workers = resolve_workers(self.workers, self.device, len(records))
-        # an injected potential, or one worker: relax in this process (the deferred
-        # potential loads its weights only if something is left to relax)
-        in_process = self.injected or (self.potential if workers == 1 else None)
-        stage = self._relax_stage(name, function) if function else self._relax_stage(name)
         return run_record_stage(
             stage,
             records,
@@ -178,26 +178,25 @@ class _Runner:
         Same executor as the relax stage (parallel, journaled); the folder is named by
         the set of structures, so a resumed campaign finds its journals again.
         """
-        import hashlib
-
         kinds = {r.provenance.get("recipe", {}).get("generator", "extra") for r in records}
         label = "hull-refs" if kinds == {"hull-reference"} else "charged"
-        digest = hashlib.sha256("\n".join(sorted(r.id for r in records)).encode()).hexdigest()
-        folder = self.campaign.root / "references" / "relax" / f"{label}-{digest[:12]}"
-        return self._run_relax(label, records, folder)
+        return self._run_relax(label, records, self._extra_dir("relax", label, records))
 
     def _single_points_extra(self, records: list[Record]) -> list[Record]:
         """Single points of unrelaxed hull reference phases, on the same executor."""
-        import hashlib
-
-        digest = hashlib.sha256("\n".join(sorted(r.id for r in records)).encode()).hexdigest()
-        folder = self.campaign.root / "references" / "points" / f"ref-points-{digest[:12]}"
         return self._run_relax(
             "ref-points",
             records,
-            folder,
+            self._extra_dir("points", "ref-points", records),
             "screen.stability.selfconsistent:single_point_records",
         )
+
+    def _extra_dir(self, kind: str, label: str, records: list[Record]) -> Path:
+        """references/<kind>/<label>-<digest of the record ids>: same set, same folder."""
+        import hashlib
+
+        digest = hashlib.sha256("\n".join(sorted(r.id for r in records)).encode()).hexdigest()
+        return self.campaign.root / "references" / kind / f"{label}-{digest[:12]}"
 
 
 def run(

@@ -18,7 +18,6 @@ from screen.stability.entries import (
     DroppedEntryError,
     apply_convention,
     check_mixable,
-    ml_composition_entry,
     ml_entry,
     mp_run_parameters,
 )
@@ -315,6 +314,6 @@ def test_materials_project_query_failure_is_explained(tmp_path, monkeypatch):
 
 
 def test_composition_entries_carry_run_parameters():
-    entry = ml_composition_entry(Composition("O"), -4.9, "O-ref")
+    entry = ml_entry(Composition("O"), -4.9, "O-ref")
     assert entry.parameters["run_type"] == "GGA"
     assert apply_convention([entry], "raw-vasp")[0].energy == pytest.approx(-4.9)

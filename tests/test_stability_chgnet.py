@@ -145,16 +145,13 @@ class ElementsOnly:
         from pymatgen.core import Composition
 
         from screen.estimators.references import elemental_references
-        from screen.stability.entries import ml_composition_entry
+        from screen.stability.entries import ml_entry
 
         elements = set().union(*systems)
         refs = elemental_references(
             elements, self.potential, RelaxParams(), self.folder / "el.json"
         )
-        return [
-            ml_composition_entry(Composition(el), r.energy_per_atom_ev, el)
-            for el, r in refs.items()
-        ]
+        return [ml_entry(Composition(el), r.energy_per_atom_ev, el) for el, r in refs.items()]
 
     def describe(self):
         return {"provider": self.name}

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Composition, Structure
-    from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEntry
+    from pymatgen.entries.computed_entries import ComputedEntry
 
 #: what a hull built from entries of a convention is comparable with
 MP_COMPATIBLE = "mp2020-corrected"
@@ -60,30 +60,27 @@ def mp_run_parameters(composition: Composition) -> dict[str, Any]:
 
 
 def ml_entry(
-    structure: Structure, energy_ev: float, entry_id: str, data: dict[str, Any] | None = None
-) -> ComputedStructureEntry:
-    """A ComputedStructureEntry for an ML total energy, with MP run parameters attached."""
-    from pymatgen.entries.computed_entries import ComputedStructureEntry
-
-    return ComputedStructureEntry(
-        structure,
-        float(energy_ev),
-        parameters=mp_run_parameters(structure.composition),
-        entry_id=entry_id,
-        data=dict(data or {}),
-    )
-
-
-def ml_composition_entry(
-    composition: Composition, energy_ev: float, entry_id: str, data: dict[str, Any] | None = None
+    of: Structure | Composition,
+    energy_ev: float,
+    entry_id: str,
+    data: dict[str, Any] | None = None,
 ) -> ComputedEntry:
-    """Like :func:`ml_entry` for an energy known only with its composition."""
-    from pymatgen.entries.computed_entries import ComputedEntry
+    """An entry for an ML total energy, with MP run parameters attached.
 
+    A ComputedStructureEntry for a structure, a ComputedEntry for a bare composition.
+    """
+    from pymatgen.core import Structure
+    from pymatgen.entries.computed_entries import ComputedEntry, ComputedStructureEntry
+
+    if isinstance(of, Structure):
+        parameters = mp_run_parameters(of.composition)
+        return ComputedStructureEntry(
+            of, float(energy_ev), parameters=parameters, entry_id=entry_id, data=dict(data or {})
+        )
     return ComputedEntry(
-        composition,
+        of,
         float(energy_ev),
-        parameters=mp_run_parameters(composition),
+        parameters=mp_run_parameters(of),
         entry_id=entry_id,
         data=dict(data or {}),
     )

@@ -11,13 +11,14 @@ results carry the flag ``hull-from-incomplete-references``.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from screen.stability.entries import ml_composition_entry, ml_entry
+from screen.stability.entries import ml_entry
 from screen.stability.phases import ReferencePhase, prototype_phases, subsystems
 from screen.stability.providers import chemsys
 from screen.store.atomic import atomic_write_text
@@ -78,21 +79,14 @@ def single_point_records(
 
 def single_points_in_process(potential: Potential, params: RelaxParams) -> RelaxRecords:
     """Single points in this process."""
-
-    def points(records: list[Record]) -> list[Record]:
-        return single_point_records(records, params, potential)
-
-    return points
+    return functools.partial(single_point_records, params=params, potential=potential)
 
 
 def relax_in_process(potential: Potential, params: RelaxParams) -> RelaxRecords:
     """A relax function running batscreen's engine in this process."""
     from screen.relaxation.stage import relax_records
 
-    def relax(records: list[Record]) -> list[Record]:
-        return relax_records(records, params, potential)
-
-    return relax
+    return functools.partial(relax_records, params=params, potential=potential)
 
 
 class SelfConsistentReferences:
@@ -178,7 +172,8 @@ class SelfConsistentReferences:
             chosen[sub].extend(option for _, option in ranked[: self.polymorphs])
         return chosen
 
-    def _build(self, subs: list[tuple[str, ...]]) -> None:
+    def _build(self, subs: list[tuple[str, ...]]) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+        """Build, screen, relax and cache the phases of ``subs``; returns them."""
         from screen.records import record_from_structure
 
         built = {sub: prototype_phases(sub, self.max_atoms) for sub in subs}
@@ -213,6 +208,7 @@ class SelfConsistentReferences:
         for sub, phases_out in found.items():
             payload = {"key": self._key(), "phases": phases_out}
             atomic_write_text(self._file(sub), json.dumps(payload))
+        return found
 
     # ------------------------------------------------------------------ interface
     def entries(self, systems: list[frozenset[str]]) -> list[Any]:
@@ -226,7 +222,7 @@ class SelfConsistentReferences:
             elements, self.potential, self.relax_params, self.cache_dir / "elements.json"
         )
         out: list[Any] = [
-            ml_composition_entry(
+            ml_entry(
                 Composition(el),
                 ref.energy_per_atom_ev,
                 f"{el}-self-consistent",
@@ -235,11 +231,12 @@ class SelfConsistentReferences:
             for el, ref in sorted(refs.items())
         ]
         subs = sorted({sub for s in systems for sub in subsystems(s, self.largest)})
-        missing = [sub for sub in subs if self._cached(sub) is None]
+        phases = {sub: self._cached(sub) for sub in subs}
+        missing = [sub for sub, found in phases.items() if found is None]
         if missing:
-            self._build(missing)
+            phases.update(self._build(missing))
         for sub in subs:
-            for k, phase in enumerate(self._cached(sub) or []):
+            for k, phase in enumerate(phases[sub] or []):
                 structure = Structure.from_dict(phase["structure"])
                 out.append(
                     ml_entry(

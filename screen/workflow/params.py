@@ -12,6 +12,17 @@ from screen.workflow import catalog
 from screen.workflow.types import ElementSymbol, Frozen, known
 
 
+def existing_file(path: Path | None, info: ValidationInfo, what: str) -> Path | None:
+    """A file path resolved against the workflow file's folder; an error if it is missing."""
+    if path is None:
+        return None
+    base = Path((info.context or {}).get("base_dir", "."))
+    full = (path if path.is_absolute() else base / path).resolve()
+    if not full.is_file():
+        raise ValueError(f"{what} {full} does not exist")
+    return full
+
+
 class PotentialSpec(Frozen):
     """Which machine-learned interatomic potential to use, and where."""
 
@@ -48,13 +59,7 @@ class PotentialSpec(Frozen):
     @field_validator("file")
     @classmethod
     def _existing(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        if path is None:
-            return None
-        base = Path((info.context or {}).get("base_dir", "."))
-        full = (path if path.is_absolute() else base / path).resolve()
-        if not full.is_file():
-            raise ValueError(f"model file {full} does not exist")
-        return full
+        return existing_file(path, info, "model file")
 
     @model_validator(mode="after")
     def _file_needs_convention(self) -> PotentialSpec:
@@ -291,13 +296,7 @@ class HullParams(Frozen):
     @field_validator("entries_file")
     @classmethod
     def _entries_exist(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        if path is None:
-            return None
-        base = Path((info.context or {}).get("base_dir", "."))
-        full = (path if path.is_absolute() else base / path).resolve()
-        if not full.is_file():
-            raise ValueError(f"entries file {full} does not exist")
-        return full
+        return existing_file(path, info, "entries file")
 
     @model_validator(mode="after")
     def _file_given(self) -> HullParams:
