@@ -9,7 +9,7 @@ loaded on first use::
 
 Each pipeline stage is also callable on its own, on pymatgen Structures or records:
 ``screen.generate``, ``screen.prefilter``, ``screen.relax``, ``screen.estimate``,
-``screen.rank``, ``screen.deliver``.
+``screen.md``, ``screen.rank``, ``screen.deliver``.
 """
 
 from __future__ import annotations
@@ -33,6 +33,7 @@ _LAZY: dict[str, str] = {
     "prefilter": "screen.stages",
     "relax": "screen.stages",
     "estimate": "screen.stages",
+    "md": "screen.stages",
     "rank": "screen.stages",
     "deliver": "screen.stages",
     "load_potential": "screen.potentials.registry",
@@ -49,6 +50,7 @@ __all__ = [
     "generate",
     "load_potential",
     "load_workflow",
+    "md",
     "prefilter",
     "rank",
     "records_from_structures",
@@ -61,7 +63,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from screen.pipeline import CampaignResult, run
     from screen.potentials.registry import load_potential
     from screen.records import Record, records_from_structures
-    from screen.stages import deliver, estimate, generate, prefilter, rank, relax
+    from screen.stages import deliver, estimate, generate, md, prefilter, rank, relax
     from screen.workflow.load import WorkflowError, load_workflow, validate_workflow
     from screen.workflow.spec import Workflow
 

@@ -107,6 +107,8 @@ class _Runner:
         active, inactive = _split(records)
         if name == "relax":
             out = self._relax(active)
+        elif name == "md":
+            out = self._md(active)
         else:
             self.report(name, 0, len(active))
             out = self._whole_stage(name, active)
@@ -168,6 +170,42 @@ class _Runner:
             potential=in_process,
             progress=self.report,
         )
+
+    def _md(self, active: list[Record]) -> list[Record]:
+        """MD for the top K on the executor (journaled); the rest pass through."""
+        from screen.transport.stage import select_top_k
+
+        params = self.wf.stages.md
+        chosen = set(select_top_k(active, params, self.wf.stages.rank))
+        rest = [r.copy_for_stage() for r in active if r.id not in chosen]
+        for record in rest:
+            record.mark("md", "ok")
+        self.report("md", 0, len(chosen))
+        if not chosen:
+            return rest
+        stage = RecordStage(
+            name="md",
+            function="screen.transport.stage:md_records",
+            params_model="screen.workflow.spec:MDParams",
+            params_json=params.model_dump_json(),
+            potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
+            options=(
+                ("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),
+                ("trajectory_dir", str(self.campaign.root / "md")),
+            ),
+        )
+        picked = [r for r in active if r.id in chosen]
+        workers = resolve_workers(self.workers, self.device, len(picked))
+        done = run_record_stage(
+            stage,
+            picked,
+            self.campaign.stage_dir("md"),
+            workers=workers,
+            shard_size=self.wf.execution.shard_size,
+            potential=self.injected or (self.potential if workers == 1 else None),
+            progress=self.report,
+        )
+        return done + rest
 
     def _relax(self, active: list[Record]) -> list[Record]:
         return self._run_relax("relax", active, self.campaign.stage_dir("relax"))

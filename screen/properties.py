@@ -90,6 +90,46 @@ _DEFINITIONS = [
     PropertyDefinition("voltage_note", "", "why no voltage was computed"),
     PropertyDefinition("estimate_flags", "", "confidence flags of the estimates"),
     PropertyDefinition(
+        "bvse_barrier",
+        "eV",
+        "bond-valence site-energy barrier of the working ion's first percolating network "
+        "(1D or higher)",
+        rankable=True,
+    ),
+    PropertyDefinition(
+        "bvse_barrier_3d",
+        "eV",
+        "bond-valence site-energy barrier for 3D percolation",
+        rankable=True,
+    ),
+    PropertyDefinition(
+        "bvse_dimensionality",
+        "",
+        "dimensionality (1-3) of the network that opens at bvse_barrier (0: none)",
+        rankable=True,
+    ),
+    PropertyDefinition("md_diffusivity", "cm2/s", "MD tracer diffusivity per temperature (K)"),
+    PropertyDefinition("md_diffusivity_std", "cm2/s", "standard error of md_diffusivity"),
+    PropertyDefinition("md_flags", "", "why an MD temperature was not trusted"),
+    PropertyDefinition(
+        "md_activation_energy", "eV", "Arrhenius activation energy of MD diffusion", rankable=True
+    ),
+    PropertyDefinition(
+        "diffusivity_300K", "cm2/s", "MD tracer diffusivity extrapolated to 300 K", rankable=True
+    ),
+    PropertyDefinition(
+        "conductivity_300K",
+        "mS/cm",
+        "Nernst-Einstein conductivity at 300 K from the extrapolated diffusivity",
+        rankable=True,
+    ),
+    PropertyDefinition(
+        "log10_conductivity_300K",
+        "log10(mS/cm)",
+        "log10 of conductivity_300K (rank on this: conductivities span decades)",
+        rankable=True,
+    ),
+    PropertyDefinition(
         "theoretical_capacity_gravimetric",
         "mAh/g",
         "z F x / (3.6 M): every working ion extracted, M the discharged formula mass",

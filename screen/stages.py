@@ -21,6 +21,7 @@ from screen.workflow.spec import (
     DeliverParams,
     EstimateParams,
     GenerateParams,
+    MDParams,
     PrefilterParams,
     RankParams,
     RelaxParams,
@@ -100,6 +101,30 @@ def estimate(
         relax=relax,
         single_points=single_points,
         info=info,
+    )
+
+
+def md(
+    items: Items,
+    params: MDParams | None = None,
+    potential: Potential | str = "chgnet-0.3.0",
+    trajectory_dir: str | Path | None = None,
+    max_batch_atoms: int | None = 100_000,
+) -> list[Record]:
+    """Batched Langevin MD of every record at every temperature of ``params``.
+
+    Tracer diffusivity per temperature, Arrhenius activation energy, and diffusivity and
+    conductivity at 300 K with uncertainties. Records need ``provenance['working_ion']``
+    (set by the generators). Choose the records yourself (the pipeline takes the top K).
+    """
+    from screen.transport.stage import md_records
+
+    return md_records(
+        as_records(items),
+        params or MDParams(top_k=1),
+        _potential(potential),
+        max_batch_atoms=max_batch_atoms,
+        trajectory_dir=str(trajectory_dir) if trajectory_dir else None,
     )
 
 

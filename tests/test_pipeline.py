@@ -93,3 +93,32 @@ def test_status_summarizes_a_partial_campaign(tmp_path, lj_workflow, lj):
     assert states["rank"].state == "not started"
     assert info["last_run"]["status"] == "completed"
     assert "candidates.csv" in info["deliverables"]
+
+
+def test_md_stage_runs_the_top_k_only_saves_trajectories_and_resumes(tmp_path, lj):
+    data = small_workflow(**{"potential.name": "lennard-jones-toy"})
+    data["stages"]["rank"]["constraints"] = {}
+    data["stages"]["md"] = {
+        "top_k": 2,
+        "select_by": "formation_energy_per_atom",
+        "temperatures_K": [300, 400],
+        "duration_ps": 0.4,
+        "equilibration_ps": 0.04,
+        "sample_interval_fs": 10,
+        "min_cell_length_angstrom": 6.0,
+    }
+    workflow = load_workflow(write_workflow(tmp_path / "wf.yaml", data))
+    result = screen.run(workflow, tmp_path / "camp", potential=lj)
+    reached = [r for r in result.records if "md" in r.status]
+    ran = [r for r in reached if "md_diffusivity" in r.properties]
+    assert len(ran) == 2 and len(reached) > 2
+    best = sorted(reached, key=lambda r: r.number("formation_energy_per_atom"))[:2]
+    assert {r.id for r in ran} == {r.id for r in best}
+    for record in ran:
+        assert set(record.value("md_diffusivity")) == {"300", "400"}
+        assert isinstance(record.value("md_flags"), list)
+        for path in record.provenance["md"]["trajectories"]:
+            assert (tmp_path / "camp" / "md" / record.id).exists() and path.endswith(".traj")
+        assert record.provenance["md"]["supercell"] and record.status["md"].state == "ok"
+    again = screen.run(workflow, tmp_path / "camp", potential=lj)
+    assert [r.to_json() for r in again.records] == [r.to_json() for r in result.records]

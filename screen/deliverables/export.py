@@ -44,6 +44,15 @@ CSV_PROPERTIES = (
     "oxidation_limit",
     "reduction_products",
     "oxidation_products",
+    "bvse_barrier",
+    "bvse_barrier_3d",
+    "bvse_dimensionality",
+    "conductivity_300K",
+    "diffusivity_300K",
+    "md_activation_energy",
+    "md_diffusivity",
+    "md_diffusivity_std",
+    "md_flags",
     "estimate_flags",
     "energy_per_atom",
     "relax_converged",
@@ -58,6 +67,15 @@ CSV_PROPERTIES = (
     "hhi_production",
     "element_cost",
 )
+
+
+#: properties whose standard uncertainty gets its own column ("<name> uncertainty [unit]")
+CSV_UNCERTAINTIES = ("md_activation_energy", "diffusivity_300K", "conductivity_300K")
+
+
+def _uncertainty(record: Record, name: str) -> Any:
+    prop = record.properties.get(name)
+    return "" if prop is None or prop.uncertainty is None else prop.uncertainty
 
 
 def _column(name: str) -> str:
@@ -97,7 +115,9 @@ def candidates_csv(records: list[Record], potential: str) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     header = ["rank", "id", "formula", "origin", "generator", "substitution", "working_ion"]
-    header += [_column(name) for name in CSV_PROPERTIES] + ["potential", "cif"]
+    header += [_column(name) for name in CSV_PROPERTIES]
+    header += [_column(name).replace(" [", " uncertainty [", 1) for name in CSV_UNCERTAINTIES]
+    header += ["potential", "cif"]
     writer.writerow(header)
     for record in ranked(records):
         recipe = record.provenance.get("recipe", {})
@@ -114,6 +134,7 @@ def candidates_csv(records: list[Record], potential: str) -> str:
             record.provenance.get("working_ion") or "",
         ]
         row += [_cell(record.value(name, "")) for name in CSV_PROPERTIES]
+        row += [_uncertainty(record, name) for name in CSV_UNCERTAINTIES]
         row += [potential, f"cifs/{cif_name(record)}"]
         writer.writerow(row)
     return buffer.getvalue()

@@ -33,7 +33,7 @@ from screen.store.atomic import atomic_write_text
 from screen.store.journal import read_shard, write_shard
 from screen.workflow.spec import Workflow
 
-STAGE_ORDER = ("generate", "prefilter", "relax", "estimate", "rank", "deliver")
+STAGE_ORDER = ("generate", "prefilter", "relax", "estimate", "md", "rank", "deliver")
 CAMPAIGN_FILE = "campaign.json"
 FORMAT_VERSION = 1
 

@@ -313,6 +313,19 @@ class HullParams(Frozen):
         return None
 
 
+class BVSEParams(Frozen):
+    """Bond-valence site energy: migration barrier and network dimensionality (tier 1)."""
+
+    enabled: bool = Field(
+        default=True,
+        description="percolation barrier (1D/2D/3D) and dimensionality of the working ion's "
+        "network for every relaxed candidate (softBV parameters)",
+    )
+    resolution_angstrom: float = Field(
+        default=0.2, gt=0.05, le=0.5, description="spacing of the site-energy grid (Å)"
+    )
+
+
 class EstimateParams(Frozen):
     """Property estimators run after relaxation."""
 
@@ -336,6 +349,7 @@ class EstimateParams(Frozen):
         description="electrolytes: reduction and oxidation limits vs the working-ion metal "
         "from the grand-potential phase diagram",
     )
+    bvse: BVSEParams = Field(default_factory=BVSEParams)
     max_formation_energy_per_atom_ev: float = Field(
         default=1.0,
         description="records above this formation energy (eV/atom) are marked unphysical",
@@ -345,6 +359,72 @@ class EstimateParams(Frozen):
         description="records below this formation energy (eV/atom) are marked unphysical "
         "(no known compound is below about -4.5 eV/atom)",
     )
+
+
+class MDParams(Frozen):
+    """ML molecular dynamics for the best candidates (tier 2 of the conductivity estimate).
+
+    NVT Langevin runs of the working ion at several temperatures, batched over candidates
+    and temperatures; tracer diffusivity with its error per temperature, Arrhenius
+    activation energy, and diffusivity and Nernst-Einstein conductivity extrapolated to
+    300 K with propagated uncertainties.
+    """
+
+    top_k: int = Field(default=0, ge=0, description="run MD for the best K candidates (0: none)")
+    select_by: str = Field(
+        default="rank-score",
+        description="how the K are chosen: 'rank-score' (the rank stage's objectives and "
+        "constraints that exist before MD) or a rankable property, best first",
+    )
+    temperatures_K: list[float] = Field(
+        default_factory=lambda: [600.0, 800.0, 1000.0, 1200.0],
+        min_length=1,
+        description="temperatures of the runs (K); three or more give an activation-energy error",
+    )
+    timestep_fs: float = Field(default=2.0, gt=0, le=5.0, description="integration step (fs)")
+    duration_ps: float = Field(default=20.0, gt=0, description="production time per run (ps)")
+    equilibration_ps: float = Field(
+        default=2.0, ge=0, description="thermalisation before sampling (ps)"
+    )
+    friction_per_ps: float = Field(
+        default=1.0,
+        gt=0,
+        description="Langevin friction gamma (1/ps); small perturbs diffusion less",
+    )
+    sample_interval_fs: float = Field(default=20.0, gt=0, description="time between saved frames")
+    min_cell_length_angstrom: float = Field(
+        default=10.0, gt=0, description="supercell: every cell height at least this (Å)"
+    )
+    max_atoms: int = Field(default=400, gt=0, description="largest supercell run")
+    min_hops: float = Field(
+        default=20.0, ge=0, description="fewer effective working-ion hops: flagged, not used"
+    )
+    max_framework_rms_angstrom: float = Field(
+        default=1.0,
+        gt=0,
+        description="framework RMS displacement above this (Å) means melting, amorphisation "
+        "or decomposition: flagged, not used",
+    )
+    seed: int = Field(default=0, description="random seed of the thermostat")
+
+    @field_validator("select_by")
+    @classmethod
+    def _known_selector(cls, value: str) -> str:
+        if value != "rank-score" and value not in catalog.RANKABLE_PROPERTIES:
+            raise ValueError(
+                f"select_by {value!r}: use 'rank-score' or a rankable property ("
+                + ", ".join(sorted(catalog.RANKABLE_PROPERTIES))
+                + ")"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> MDParams:
+        if self.sample_interval_fs < self.timestep_fs:
+            raise ValueError("sample_interval_fs must be >= timestep_fs")
+        if self.duration_ps * 1000 < 10 * self.sample_interval_fs:
+            raise ValueError("duration_ps must cover at least 10 saved frames")
+        return self
 
 
 class Objective(Frozen):
@@ -423,6 +503,7 @@ class Stages(Frozen):
     prefilter: PrefilterParams = Field(default_factory=PrefilterParams)
     relax: RelaxParams = Field(default_factory=RelaxParams)
     estimate: EstimateParams = Field(default_factory=EstimateParams)
+    md: MDParams = Field(default_factory=MDParams)
     rank: RankParams = Field(default_factory=RankParams)
     deliver: DeliverParams = Field(default_factory=DeliverParams)
 

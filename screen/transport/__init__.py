@@ -1,0 +1,1 @@
+"""Ionic transport estimators: bond-valence site energies and molecular-dynamics diffusion."""

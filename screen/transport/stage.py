@@ -1,0 +1,299 @@
+"""The md stage: batched ML molecular dynamics for the best K candidates.
+
+The pipeline picks the K (``select_top_k``) and hands only them to ``md_records`` through
+the per-record executor (journaled, resumable); the others pass through unchanged. Every
+chosen candidate runs at every temperature of the workflow, all systems of a call in
+one batched Langevin run (one potential call per step). Per temperature: tracer
+diffusivity with its standard error and trust flags; over the trusted temperatures: an
+Arrhenius fit and the 300 K diffusivity and Nernst-Einstein conductivity with propagated
+uncertainties. Trajectories go to ``<trajectory_dir>/<record id>/<T>K.traj`` (ASE format).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from screen.candidates.chemistry import ION_CHARGE
+from screen.records import Record
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pymatgen.core import Structure
+
+    from screen.potentials.base import Potential
+    from screen.transport.diffusion import DiffusionAtTemperature
+    from screen.transport.md import MDTrajectory
+    from screen.workflow.params import MDParams, RankParams
+
+log = logging.getLogger(__name__)
+STAGE = "md"
+ROOM_TEMPERATURE_K = 300.0
+
+# what this stage adds: kept out of the pre-MD ranking that picks the K
+MD_PROPERTIES = frozenset(
+    {
+        "md_diffusivity",
+        "md_diffusivity_std",
+        "md_flags",
+        "md_activation_energy",
+        "diffusivity_300K",
+        "conductivity_300K",
+        "log10_conductivity_300K",
+    }
+)
+
+
+def select_top_k(records: list[Record], params: MDParams, rank_params: RankParams) -> list[str]:
+    """Ids of the K records MD should run for, best first.
+
+    'rank-score': the rank stage's objectives and constraints that exist before MD;
+    a property name: that property, lowest first for barriers and energies (the rank
+    stage's direction when the property is one of its objectives).
+    """
+    from screen.ranking.score import rank
+    from screen.workflow.params import Objective, RankParams
+
+    if params.top_k == 0 or not records:
+        return []
+    if params.select_by == "rank-score":
+        objectives = {n: o for n, o in rank_params.objectives.items() if n not in MD_PROPERTIES}
+        constraints = {n: b for n, b in rank_params.constraints.items() if n not in MD_PROPERTIES}
+        if not objectives:
+            objectives = {"bvse_barrier": Objective(direction="minimize")}
+    else:
+        given = rank_params.objectives.get(params.select_by)
+        direction = given.direction if given else "minimize"
+        objectives, constraints = {params.select_by: Objective(direction=direction)}, {}
+    preview = rank(records, RankParams(objectives=objectives, constraints=constraints))
+    ranked = sorted((r for r in preview if r.active), key=lambda r: r.number("rank"))
+    return [r.id for r in ranked[: params.top_k]]
+
+
+def supercell_for_md(structure: Structure, min_length: float) -> tuple[Structure, list[int]]:
+    """The structure repeated until every cell height (face distance) is >= ``min_length``."""
+    import numpy as np
+
+    lattice = structure.lattice
+    heights = lattice.volume / np.linalg.norm(
+        np.cross(lattice.matrix[[1, 2, 0]], lattice.matrix[[2, 0, 1]]), axis=1
+    )
+    scale = [max(1, math.ceil(min_length / h - 1e-9)) for h in heights]
+    return structure * scale, scale
+
+
+def md_records(
+    records: list[Record],
+    params: MDParams,
+    potential: Potential,
+    *,
+    on_result: Callable[[Record], None] | None = None,
+    max_batch_atoms: int | None = None,
+    trajectory_dir: str | None = None,
+) -> list[Record]:
+    """Run MD for every record at every temperature; returns new records (md status set)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screen.transport.md import LangevinSettings, MDSystem, run_langevin
+
+    settings = LangevinSettings(
+        timestep_fs=params.timestep_fs,
+        production_steps=max(1, round(params.duration_ps * 1000 / params.timestep_fs)),
+        equilibration_steps=round(params.equilibration_ps * 1000 / params.timestep_fs),
+        friction_per_fs=params.friction_per_ps / 1000.0,
+        sample_every=max(1, round(params.sample_interval_fs / params.timestep_fs)),
+        seed=params.seed,
+    )
+    out = {r.id: r.copy_for_stage() for r in records}
+    systems: list[MDSystem] = []
+    cells: dict[str, list[int]] = {}
+    pending: dict[str, list[MDTrajectory]] = {}
+    done: list[Record] = []
+
+    def finish(record: Record, trajectories: list[MDTrajectory]) -> None:
+        try:
+            _analyse(record, trajectories, params, potential, cells[record.id], trajectory_dir)
+            record.mark(STAGE, "ok")
+        except Exception as exc:  # one record's failure never stops the others
+            log.warning("md analysis failed for %s: %s", record.id, exc)
+            record.mark(STAGE, "failed", "md-error", f"{type(exc).__name__}: {exc}")
+        done.append(record)
+        if on_result is not None:
+            on_result(record)
+
+    for record in out.values():
+        ion = record.provenance.get("working_ion")
+        structure = record.current_structure()
+        if ion not in ION_CHARGE or structure.composition[ion] == 0:
+            record.mark(STAGE, "failed", "md-no-working-ion", f"no {ion} in {record.formula}")
+            finish_skipped(record, done, on_result)
+            continue
+        supercell, scale = supercell_for_md(structure, params.min_cell_length_angstrom)
+        if len(supercell) > params.max_atoms:
+            record.mark(
+                STAGE,
+                "failed",
+                "md-cell-too-large",
+                f"supercell {scale} has {len(supercell)} atoms > max_atoms {params.max_atoms}",
+            )
+            finish_skipped(record, done, on_result)
+            continue
+        cells[record.id] = scale
+        pending[record.id] = []
+        atoms = AseAtomsAdaptor.get_atoms(supercell)
+        systems += [MDSystem(record.id, atoms.copy(), float(t)) for t in params.temperatures_K]
+
+    n_temps = len(params.temperatures_K)
+
+    def collect(trajectory: MDTrajectory) -> None:
+        pending[trajectory.key].append(trajectory)
+        if len(pending[trajectory.key]) == n_temps:
+            finish(out[trajectory.key], sorted(pending.pop(trajectory.key), key=_temperature))
+
+    run_langevin(
+        systems,
+        potential,
+        settings,
+        max_batch_atoms=max_batch_atoms or 1,  # None (CPU): one system at a time
+        on_result=collect,
+    )
+    return [out[r.id] for r in records]
+
+
+def _temperature(trajectory: MDTrajectory) -> float:
+    return trajectory.temperature_K
+
+
+def finish_skipped(
+    record: Record, done: list[Record], on_result: Callable[[Record], None] | None
+) -> None:
+    """Report a record that needs no MD (failed before running)."""
+    done.append(record)
+    if on_result is not None:
+        on_result(record)
+
+
+def _analyse(
+    record: Record,
+    trajectories: list[MDTrajectory],
+    params: MDParams,
+    potential: Potential,
+    scale: list[int],
+    trajectory_dir: str | None,
+) -> None:
+    from screen.transport.diffusion import TrustCriteria, tracer_diffusion
+    from screen.transport.md import write_trajectory
+
+    ion = str(record.provenance["working_ion"])
+    criteria = TrustCriteria(params.min_hops, params.max_framework_rms_angstrom)
+    results = [tracer_diffusion(t, ion, criteria) for t in trajectories]
+    paths = []
+    if trajectory_dir:
+        folder = Path(trajectory_dir) / record.id
+        folder.mkdir(parents=True, exist_ok=True)
+        for trajectory in trajectories:
+            path = folder / f"{trajectory.temperature_K:.0f}K.traj"
+            write_trajectory(trajectory, str(path))
+            paths.append(str(path))
+    n_atoms = len(trajectories[0].symbols)
+    method = (
+        f"NVT Langevin MD (BAOAB, batscreen batched engine), {params.timestep_fs} fs step, "
+        f"friction {params.friction_per_ps}/ps, {params.equilibration_ps} ps equilibration + "
+        f"{params.duration_ps} ps production, {scale[0]}x{scale[1]}x{scale[2]} supercell "
+        f"({n_atoms} atoms); tracer D from the drift-corrected MSD (pymatgen-analysis-diffusion)"
+    )
+    record.provenance["md"] = {
+        "supercell": scale,
+        "atoms": n_atoms,
+        "trajectories": paths,
+        "per_temperature": [r.as_dict() for r in results],
+        "wall_time_s": sum(t.wall_time_s for t in trajectories) / max(len(trajectories), 1),
+        "errors": {f"{t.temperature_K:.0f}": t.error for t in trajectories if t.error},
+    }
+    model = potential.identity
+    record.set_property(
+        "md_diffusivity",
+        {f"{r.temperature_K:.0f}": r.diffusivity_cm2_s for r in results},
+        unit="cm2/s",
+        method=method + "; keys: temperature in K",
+        model=model,
+    )
+    record.set_property(
+        "md_diffusivity_std",
+        {f"{r.temperature_K:.0f}": r.diffusivity_std_cm2_s for r in results},
+        unit="cm2/s",
+        method="standard error of the MSD slope (pymatgen-analysis-diffusion)",
+    )
+    flags = [f"{r.temperature_K:.0f}K:{flag}" for r in results for flag in r.flags]
+    trusted = [r for r in results if r.trusted and r.diffusivity_cm2_s > 0]
+    if len(trusted) < 2:
+        flags.append(f"md-no-arrhenius: {len(trusted)} trusted temperature(s), need 2")
+    else:
+        _arrhenius(record, trusted, method, model)
+    record.set_property(
+        "md_flags",
+        flags,
+        unit="",
+        method="per temperature: md-too-few-hops, md-framework-mobile (melting, amorphisation "
+        "or decomposition), md-too-short, md-failed; flagged temperatures are not used",
+    )
+
+
+def _arrhenius(
+    record: Record, trusted: list[DiffusionAtTemperature], method: str, model: object
+) -> None:
+    from screen.transport.diffusion import fit_arrhenius, nernst_einstein_conductivity
+
+    fit = fit_arrhenius(
+        [r.temperature_K for r in trusted],
+        [r.diffusivity_cm2_s for r in trusted],
+        [r.diffusivity_std_cm2_s for r in trusted],
+    )
+    temps = ", ".join(f"{r.temperature_K:.0f}" for r in trusted)
+    fit_method = f"{method}; weighted Arrhenius fit of ln D over {temps} K"
+    ea_std = fit.activation_energy_std_eV
+    record.set_property(
+        "md_activation_energy",
+        fit.activation_energy_eV,
+        unit="eV",
+        method=fit_method,
+        uncertainty=None if math.isnan(ea_std) else ea_std,
+        model=model,  # type: ignore[arg-type]
+    )
+    d300, ln_std = fit.diffusivity(ROOM_TEMPERATURE_K)
+    ion = str(record.provenance["working_ion"])
+    structure = record.current_structure()
+    sigma = nernst_einstein_conductivity(
+        d300,
+        int(structure.composition[ion]),
+        structure.volume,
+        ION_CHARGE[ion],
+        ROOM_TEMPERATURE_K,
+    )
+    extrapolated = f"{fit_method}, extrapolated to 300 K"
+    record.set_property(
+        "diffusivity_300K",
+        d300,
+        unit="cm2/s",
+        method=extrapolated,
+        uncertainty=d300 * ln_std,
+        model=model,  # type: ignore[arg-type]
+    )
+    record.set_property(
+        "conductivity_300K",
+        sigma,
+        unit="mS/cm",
+        method=f"{extrapolated}; Nernst-Einstein, z = {ION_CHARGE[ion]}, Haven ratio 1",
+        uncertainty=sigma * ln_std,
+        model=model,  # type: ignore[arg-type]
+    )
+    record.set_property(
+        "log10_conductivity_300K",
+        math.log10(sigma),
+        unit="log10(mS/cm)",
+        method="log10 of conductivity_300K; uncertainty propagated from the Arrhenius fit",
+        uncertainty=ln_std / math.log(10),
+        model=model,  # type: ignore[arg-type]
+    )
