@@ -52,6 +52,8 @@ def systems(copies: int, small: bool) -> list:
 
 
 def run_ase(batch: list, potential, steps: int, dt_fs: float, friction_per_fs: float) -> float:
+    import warnings
+
     import numpy as np
     from ase.md.langevin import Langevin
     from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
@@ -59,6 +61,8 @@ def run_ase(batch: list, potential, steps: int, dt_fs: float, friction_per_fs: f
 
     from screen.potentials.base import make_calculator
 
+    warnings.filterwarnings("ignore", category=DeprecationWarning)  # ASE's own API churn
+    warnings.filterwarnings("ignore", category=FutureWarning)
     start = time.perf_counter()
     for system in batch:
         atoms = system.atoms.copy()

@@ -212,3 +212,24 @@ def test_an_entry_the_corrections_refuse_costs_only_its_record(lj, monkeypatch):
     }
     assert out["NaBr"].status["estimate"].reason == "energy-correction-dropped"
     assert out["NaCl"].status["estimate"].state == "ok"
+
+
+def test_every_candidate_gets_a_bvse_barrier_or_a_reason(lj):
+    space = ChemicalSpace(working_ions=["Na"], anions=["Cl", "N"], role="electrolyte")
+    params = EstimateParams(formation_energy=False, electrochemical_window=False)
+    nacl = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -6.0)
+    na3n = relaxed_record(  # Na+ - N3- has no softBV parameters: flagged, not failed
+        Structure.from_spacegroup(
+            "Pm-3m", Lattice.cubic(3.8), ["N", "Na"], [[0, 0, 0], [0.5, 0, 0]]
+        ),
+        -10.0,
+    )
+    out = {r.formula: r for r in estimate([nacl, na3n], space, params, lj, RelaxParams())}
+    rock = out["NaCl"]
+    assert rock.status["estimate"].state == "ok"
+    assert 0.5 < rock.number("bvse_barrier") < 1.2  # rock salt: a poor Na conductor
+    assert rock.number("bvse_dimensionality") == 3
+    assert "softBV" in rock.properties["bvse_barrier"].method
+    anti = out["Na3N"]
+    assert anti.status["estimate"].state == "ok" and "bvse_barrier" not in anti.properties
+    assert any("bvse-unavailable" in f and "N" in f for f in anti.value("estimate_flags"))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One short, prepared run on a lent GPU (see the device tool's README): install the carried
 # wheels, run the GPU tests, then the relaxation benchmark with random MACE-MP-0-medium
-# weights and with CHGNet. Everything it prints also lands in $OUT.
+# weights and with CHGNet, and the batched MD benchmark. Everything it prints also lands in $OUT.
 #   device.run(command="bash benchmarks/gpu/run.sh", carry=[".whl"], timeout_s=540)
 set -uo pipefail
 OUT=${OUT:-/tmp/gpu-run}
@@ -16,3 +16,5 @@ timeout 200 python3 benchmarks/relax.py --device cuda --potential random-mace-me
     --dtype float32 --repeat 16 --batch-atoms 8000 --skip-ase-bfgs 2>&1 | tee "$OUT/bench-mace.txt"
 timeout 150 python3 benchmarks/relax.py --device cuda --potential chgnet-0.3.0 \
     --repeat 8 --batch-atoms 4000 --skip-ase-bfgs 2>&1 | tee "$OUT/bench-chgnet.txt"
+timeout 120 python3 benchmarks/md.py --device cuda --copies 16 --steps 100 2>&1 \
+    | tee "$OUT/bench-md.txt"

@@ -374,6 +374,8 @@ def _estimate_one(
             )
         if params.voltage:
             _electrode(record, potential, book, entries, electrodes, ion, flags)
+    if params.bvse.enabled and ion in ION_CHARGE and composition[ion] > 0:
+        _bvse(record, ion, params, flags)
     record.set_property(
         "estimate_flags",
         sorted(set(flags)),
@@ -381,6 +383,41 @@ def _estimate_one(
         method="confidence flags of the estimate stage",
     )
     record.mark(STAGE, "ok")
+
+
+def _bvse(record: Record, ion: str, params: EstimateParams, flags: list[str]) -> None:
+    """Tier-1 conductivity: BVSE percolation barriers of the relaxed structure."""
+    import math
+
+    from screen.transport.bvse import BVSEError, bvse_barriers
+
+    given = record.value("oxidation_states")
+    oxidation_states = given if isinstance(given, dict) else None
+    try:
+        result = bvse_barriers(
+            record.current_structure(),
+            ion,
+            oxidation_states=oxidation_states,
+            resolution=params.bvse.resolution_angstrom,
+        )
+    except BVSEError as exc:
+        flags.append(f"bvse-unavailable: {exc}")
+        return
+    finite = {
+        "bvse_barrier": result.barrier_eV,
+        "bvse_barrier_3d": result.barrier_3d_eV,
+    }
+    for name, value in finite.items():
+        if math.isfinite(value):
+            record.set_property(name, value, unit="eV", method=result.method)
+    record.set_property(
+        "bvse_dimensionality",
+        result.dimensionality,
+        unit="",
+        method=result.method + "; network dimension open at bvse_barrier",
+    )
+    if not math.isfinite(result.barrier_eV):
+        flags.append("bvse-no-percolation")
 
 
 def _window(
