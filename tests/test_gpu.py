@@ -58,3 +58,26 @@ def test_engine_on_cuda_matches_cpu(tiny_mace_card):
     )
     for a, b in zip(cpu, gpu, strict=True):
         assert abs(a.energy_ev - b.energy_ev) / len(a.atoms) < 1e-4
+
+
+def test_batched_md_on_cuda_matches_cpu_for_the_first_steps(tiny_mace_card):
+    """Same seed, same potential: GPU and CPU trajectories agree until chaos sets in."""
+    from ase.build import bulk
+
+    from screen.potentials.registry import load_potential
+    from screen.transport.md import LangevinSettings, MDSystem, run_langevin
+
+    settings = LangevinSettings(production_steps=10, equilibration_steps=0, sample_every=5)
+
+    def systems():
+        cells = [bulk("NaCl", "rocksalt", a=5.64, cubic=True), bulk("MgO", "rocksalt", a=4.21)]
+        return [MDSystem(f"s{k}", atoms.repeat(2), t) for k, atoms in enumerate(cells)
+                for t in (600.0, 1000.0)]  # fmt: skip
+
+    out = {}
+    for device in ("cpu", "cuda"):
+        potential = load_potential(tiny_mace_card, device=device, dtype="float64")
+        out[device] = run_langevin(systems(), potential, settings, max_batch_atoms=10_000)
+    for cpu, gpu in zip(out["cpu"], out["cuda"], strict=True):
+        assert cpu.error is None and gpu.error is None
+        np.testing.assert_allclose(gpu.positions, cpu.positions, atol=1e-6)

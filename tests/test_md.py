@@ -143,3 +143,24 @@ def test_nernst_einstein_matches_pymatgen_and_scales_with_z_squared():
     sigma = nernst_einstein_conductivity(1e-6, 4, nacl.volume, 1, 300.0)
     assert sigma == pytest.approx(get_conversion_factor(nacl, "Na", 300.0) * 1e-6, rel=1e-6)
     assert nernst_einstein_conductivity(1e-6, 4, nacl.volume, 2, 300.0) == pytest.approx(4 * sigma)
+
+
+def test_out_of_memory_halves_the_batch_and_a_raising_system_fails_alone():
+    def fresh():
+        return [MDSystem(k, lattice_gas(k, 2), 700.0) for k in "abcd"]
+
+    sites = {s.key: s.atoms.positions.copy() for s in fresh()}
+    settings = LangevinSettings(production_steps=40, equilibration_steps=0, sample_every=10)
+    reference = run_langevin(fresh(), TetheredPotential(sites, {"Cl"}), settings)
+    small_device = TetheredPotential(sites, {"Cl"})
+    small_device.max_systems = 1
+    halved = run_langevin(fresh(), small_device, settings)
+    for a, b in zip(reference, halved, strict=True):
+        assert b.error is None
+        np.testing.assert_allclose(a.positions, b.positions, atol=1e-10)
+    broken = TetheredPotential(sites, {"Cl"})
+    broken.raising = {"c"}
+    out = run_langevin(fresh(), broken, settings)
+    assert [t.error is None for t in out] == [True, True, False, True]
+    assert "cannot handle" in out[2].error
+    np.testing.assert_allclose(out[3].positions, reference[3].positions, atol=1e-10)

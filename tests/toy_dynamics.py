@@ -26,10 +26,16 @@ class TetheredPotential:
         self.tethered = tethered
         self.k = spring_ev_per_a2
         self.calls = 0
-        self.poisoned: set[str] = set()
+        self.poisoned: set[str] = set()  # these return NaN energies
+        self.raising: set[str] = set()  # these make the whole call raise
+        self.max_systems: int | None = None  # more in one call: "out of memory"
 
     def evaluate(self, systems: Sequence[Atoms]) -> Evaluation:
         self.calls += 1
+        if self.max_systems is not None and len(systems) > self.max_systems:
+            raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB (toy)")
+        if any(atoms.info["key"] in self.raising for atoms in systems):
+            raise ValueError("toy model cannot handle this structure")
         energies, forces = [], []
         for atoms in systems:
             key = atoms.info["key"]

@@ -3,7 +3,8 @@
 A *system* is one structure at one temperature; the candidates x temperatures of an MD
 stage advance together, and every step evaluates all of them in one
 ``potential.evaluate`` call (the same batched interface the relaxation engine uses).
-The batch is bounded by ``max_batch_atoms``; more systems run in successive batches.
+The batch is bounded by ``max_batch_atoms``; more systems run in successive batches, and a
+batch that runs out of device memory is rerun in halves (as the relaxation engine does).
 
 Integrator: the BAOAB splitting of Langevin dynamics (Leimkuhler & Matthews, Appl. Math.
 Res. Express 2013, 34): half kick (B), half drift (A), exact Ornstein-Uhlenbeck velocity
@@ -141,9 +142,30 @@ def _wrapped(atoms: Atoms, x: np.ndarray) -> Atoms:
     return atoms
 
 
+class _OutOfMemory(Exception):
+    """The batch does not fit on the device: run it again in halves."""
+
+
 def _evaluate(potential: Potential, running: list[_Running]) -> None:
-    """Forces and energies of every running system in one batched call."""
-    result = potential.evaluate([_wrapped(r.system.atoms, r.x) for r in running])
+    """Forces and energies of every running system in one batched call.
+
+    Out of memory with several systems raises _OutOfMemory (the caller halves the batch);
+    any other error is pinned on the systems that raise it alone, and only they stop.
+    """
+    from screen.relaxation.engine import _empty_cache, _is_oom
+
+    try:
+        result = potential.evaluate([_wrapped(r.system.atoms, r.x) for r in running])
+    except Exception as exc:
+        if _is_oom(exc) and len(running) > 1:
+            _empty_cache()
+            raise _OutOfMemory(str(exc)) from exc
+        if len(running) == 1:
+            running[0].error = f"potential failed: {type(exc).__name__}: {exc}"
+            return
+        for r in running:
+            _evaluate(potential, [r])
+        return
     for r, energy, forces in zip(running, result.energy, result.forces, strict=True):
         f = np.asarray(forces, dtype=float)
         if not (np.isfinite(energy) and np.all(np.isfinite(f))):
@@ -182,8 +204,17 @@ def run_langevin(
     """Integrate every system for the settings' steps; one trajectory per system, in order."""
     out: dict[int, MDTrajectory] = {}
     order = {id(s): k for k, s in enumerate(systems)}
-    for group in batches_by_atoms(systems, max_batch_atoms):
-        for trajectory, system in zip(_run_batch(group, potential, settings), group, strict=True):
+    groups = batches_by_atoms(systems, max_batch_atoms)
+    while groups:
+        group = groups.pop(0)
+        try:
+            trajectories = _run_batch(group, potential, settings)
+        except _OutOfMemory:
+            half = len(group) // 2
+            log.warning("MD: out of memory with %d systems; running halves", len(group))
+            groups[:0] = [group[:half], group[half:]]
+            continue
+        for trajectory, system in zip(trajectories, group, strict=True):
             out[order[id(system)]] = trajectory
             if on_result is not None:
                 on_result(trajectory)
