@@ -81,6 +81,9 @@ class _Runner:
         )
         self.workers = workers
         self.progress = progress
+        self.frozen: frozenset[str] = frozenset()  # stages that must not compute (collect)
+        self.only_shard: int | None = None  # a SLURM array task does one shard
+        self.should_stop: Any = None  # walltime warning: start no new record
         self.stage_info: dict[str, dict[str, Any]] = {}  # what stages report for provenance
 
     def report(self, stage: str, done: int, total: int) -> None:
@@ -161,6 +164,7 @@ class _Runner:
             potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
             options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),),
         )
+        main = name == "relax"  # extra relaxations of the estimate stage always compute
         return run_record_stage(
             stage,
             records,
@@ -169,6 +173,9 @@ class _Runner:
             shard_size=self.wf.execution.shard_size,
             potential=in_process,
             progress=self.report,
+            compute=not (main and "relax" in self.frozen),
+            only_shard=self.only_shard if main else None,
+            should_stop=self.should_stop if main else None,
         )
 
     def _md(self, active: list[Record]) -> list[Record]:
@@ -204,6 +211,9 @@ class _Runner:
             shard_size=self.wf.execution.shard_size,
             potential=self.injected or (self.potential if workers == 1 else None),
             progress=self.report,
+            compute="md" not in self.frozen,
+            only_shard=self.only_shard,
+            should_stop=self.should_stop,
         )
         return done + rest
 
@@ -244,6 +254,8 @@ def run(
     workers: int | str | None = None,
     progress: ProgressCallback | None = None,
     potential: Potential | None = None,
+    until: str | None = None,
+    frozen: frozenset[str] = frozenset(),
 ) -> CampaignResult:
     """Run (or resume) a campaign and return its records and funnel.
 
@@ -255,12 +267,18 @@ def run(
         progress: called as progress(stage, done, total).
         potential: an already loaded Potential to use in-process instead of the model
             card's (tests, notebooks); its identity is recorded as usual.
+        until: stop after this stage (SLURM jobs run the funnel in pieces).
+        frozen: per-record stages whose shards must all be done already (SLURM collect:
+            their array tasks did the work); a missing record raises IncompleteStage.
     """
+    if until is not None and until not in STAGE_ORDER:
+        raise ValueError(f"until: unknown stage {until!r}; stages: {', '.join(STAGE_ORDER)}")
     workflow = spec if isinstance(spec, Workflow) else load_workflow(spec)
     if potential is None:
         workflow.potential.card().identity()  # weights present and verified, or stop here
     campaign = Campaign.open(Path(out) if out is not None else default_out(workflow), workflow)
     runner = _Runner(workflow, campaign, potential, workers or workflow.execution.workers, progress)
+    runner.frozen = frozen
     run_info: dict[str, Any] = {
         "started_utc": utc_now(),
         "status": "running",
@@ -293,7 +311,9 @@ def run(
             if runner.stage_info.get(name):
                 run_info.setdefault("stage_info", {})[name] = runner.stage_info[name]
                 campaign.write_provenance(provenance)
-        run_info["status"] = "completed"
+            if name == until:
+                break
+        run_info["status"] = "completed" if until in (None, STAGE_ORDER[-1]) else f"until {until}"
     except KeyboardInterrupt:
         run_info["status"] = "interrupted"
         raise
@@ -305,6 +325,8 @@ def run(
         campaign.write_provenance(provenance)
 
     rows = funnel(records, STAGE_ORDER)
+    if until not in (None, STAGE_ORDER[-1]):
+        return CampaignResult(root=campaign.root, records=records, funnel=rows)
     atomic_write_text(
         campaign.root / "funnel.json", json.dumps([r.as_dict() for r in rows], indent=1)
     )
@@ -322,3 +344,58 @@ def _potential_record(potential: Any) -> dict[str, Any]:
         "license": card.license,
         "citation": " ".join(card.citation.split()),
     }
+
+
+@dataclass
+class ShardOutcome:
+    """What one array task did: records of its shard done out of its size."""
+
+    stage: str
+    index: int
+    done: int
+    size: int
+
+    @property
+    def complete(self) -> bool:
+        """Every record of the shard is done."""
+        return self.done == self.size
+
+
+def run_shard(
+    root: str | Path,
+    stage: str,
+    index: int,
+    *,
+    workers: int | str | None = None,
+    should_stop: Any = None,
+    progress: ProgressCallback | None = None,
+) -> ShardOutcome:
+    """One shard of a per-record stage (relax or md) of an existing campaign.
+
+    The stage's input is the previous stage's stored output (prefilter for relax,
+    estimate for md); the shard plan was fixed when the campaign was submitted. This is
+    what a SLURM array task runs.
+    """
+    from screen.executors.local import shard_progress
+
+    if stage not in ("relax", "md"):
+        raise ValueError(f"stage {stage!r} has no shards; per-record stages: relax, md")
+    campaign = Campaign.load(Path(root))
+    workflow = campaign.workflow()
+    runner = _Runner(workflow, campaign, None, workers or workflow.execution.workers, progress)
+    runner.only_shard, runner.should_stop = index, should_stop
+    source = "prefilter" if stage == "relax" else "estimate"
+    if not campaign.has_output(source):
+        raise FileNotFoundError(f"{campaign.root}: stage {source} has no output yet")
+    active, _ = _split(campaign.read_output(source))
+    if stage == "relax":
+        runner._relax(active)
+    else:
+        try:
+            runner._md(active)
+        except IndexError:  # fewer candidates reached md than top_k: this shard is empty
+            return ShardOutcome(stage, index, 0, 0)
+    if not (campaign.stage_dir(stage) / "plan.json").is_file():
+        return ShardOutcome(stage, index, 0, 0)  # nothing chosen for md
+    done, size = shard_progress(campaign.stage_dir(stage), index)
+    return ShardOutcome(stage, index, done, size)

@@ -77,3 +77,9 @@ def nacl():
     return Structure.from_spacegroup(
         "Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
     ).get_primitive_structure()
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--update-golden", action="store_true", help="rewrite golden files from the output"
+    )

@@ -205,6 +205,14 @@ def status(directory: Annotated[Path, typer.Argument(help="campaign directory")]
         p = info["potential"]
         console.print(f"potential: {p['name']} (sha256 {str(p.get('sha256'))[:12]}...)")
     console.print(f"deliverables: {', '.join(info['deliverables']) or 'none yet'}")
+    from screen.cli.hpc import slurm_table
+
+    section = slurm_table(Path(directory))
+    if section is not None:
+        table, failures = section
+        console.print(table)
+        for line in failures:
+            console.print(line, highlight=False, markup=False)
 
 
 @app.command()
@@ -316,6 +324,9 @@ def models_verify(
         console.print(f"{name}: {state}", highlight=False, markup=False)
     if bad:
         raise typer.Exit(EXIT_BAD_INPUT)
+
+
+from screen.cli import hpc as _hpc  # noqa: E402, F401  (registers submit, task, resubmit, collect)
 
 
 def main() -> None:

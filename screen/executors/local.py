@@ -218,6 +218,10 @@ def _single_threaded_children() -> Iterator[None]:
                 os.environ[var] = value
 
 
+class IncompleteStage(RuntimeError):
+    """A stage that may not compute here (a SLURM collect) has records left to do."""
+
+
 def run_record_stage(
     stage: RecordStage,
     records: list[Record],
@@ -227,31 +231,78 @@ def run_record_stage(
     shard_size: int,
     potential: Any = None,
     progress: ProgressCallback | None = None,
+    only_shard: int | None = None,
+    compute: bool = True,
+    should_stop: Callable[[], bool] | None = None,
 ) -> list[Record]:
     """Apply a per-record stage to every record, journaled and resumable.
 
     ``potential`` is used in-process when given (or when ``workers == 1``).
+    ``only_shard``: do (and return) only that shard of the plan (a SLURM array task).
+    ``compute=False``: every record must already be done (else IncompleteStage naming
+    the missing shards). ``should_stop``: checked between chunks of records; when it
+    turns true no new record starts and the finished ones are already journaled.
     """
     stage_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.id: r for r in records}
     shards = plan_shards(stage_dir, list(by_id), shard_size)
     book = _ShardBook(stage_dir, shards)
-    todo = [rid for shard in shards for rid in shard if rid not in book.done]
-    total = len(by_id)
+    wanted = shards if only_shard is None else [_shard(shards, only_shard, stage.name)]
+    todo = [rid for shard in wanted for rid in shard if rid not in book.done]
+    total = sum(len(shard) for shard in wanted)
+    if todo and not compute:
+        missing = [k for k, shard in enumerate(shards) if any(i not in book.done for i in shard)]
+        raise IncompleteStage(
+            f"{stage.name}: {len(todo)} record(s) not done in shard(s) "
+            f"{', '.join(map(str, missing))} of {stage_dir}"
+        )
     if book.done:
         log.info("%s: resuming, %d of %d records already done", stage.name, len(book.done), total)
 
     def report() -> None:
         if progress:
-            progress(stage.name, len(book.done), total)
+            progress(stage.name, sum(rid in book.done for s in wanted for rid in s), total)
 
     report()
-    if todo:
+    # with a stop check, work in small chunks: a few records per worker on CPU, a batch's
+    # worth on a GPU (where the stage batches them)
+    on_gpu = str(stage.potential[1]).startswith("cuda")
+    chunk = len(todo) if should_stop is None else (32 if on_gpu else max(2 * workers, 1))
+    for start in range(0, len(todo), max(chunk, 1)):
+        if should_stop is not None and should_stop():
+            break
+        part = [by_id[i] for i in todo[start : start + chunk]]
         if workers <= 1 or potential is not None:
-            _run_in_process(stage, [by_id[i] for i in todo], book, potential, report)
+            _run_in_process(stage, part, book, potential, report)
         else:
-            _run_pool(stage, [by_id[i] for i in todo], book, workers, report)
-    return [book.done[rid] for rid in sorted(by_id)]
+            _run_pool(stage, part, book, workers, report)
+    return [book.done[rid] for shard in wanted for rid in sorted(shard) if rid in book.done]
+
+
+def _shard(shards: list[list[str]], index: int, name: str) -> list[str]:
+    if not 0 <= index < len(shards):
+        raise IndexError(f"{name}: shard {index} does not exist (the plan has {len(shards)})")
+    return shards[index]
+
+
+def shard_count(stage_dir: Path) -> int:
+    """Number of shards in a stage's plan (0 when not planned yet)."""
+    path = stage_dir / "plan.json"
+    return len(json.loads(path.read_text())["shards"]) if path.is_file() else 0
+
+
+def shard_progress(stage_dir: Path, index: int) -> tuple[int, int]:
+    """(records done, records planned) of one shard, journals included."""
+    shards = json.loads((stage_dir / "plan.json").read_text())["shards"]
+    book = _ShardBook(stage_dir, shards)
+    shard = _shard(shards, index, stage_dir.name)
+    return sum(rid in book.done for rid in shard), len(shard)
+
+
+def sealed_shards(stage_dir: Path) -> set[int]:
+    """Indices of the shards whose every record is done (sealed files)."""
+    return {int(p.stem.split("-")[1]) for p in stage_dir.glob("shard-[0-9]*.jsonl")
+            if not p.name.endswith(".journal.jsonl")}  # fmt: skip
 
 
 def _run_in_process(

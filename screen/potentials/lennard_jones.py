@@ -50,6 +50,12 @@ class LennardJonesPotential:
         self.dtype = dtype
         self.epsilon = float(card.parameters.get("epsilon_ev", 0.1))
         self.cutoff = float(card.cutoff_angstrom)
+        # fault injection for tests of crash isolation: a card parameter naming a formula
+        # makes the process abort when it evaluates a structure of that formula
+        self.crash_on_formula = card.parameters.get("crash_on_formula")
+        # and latency injection: structures of these formulas cost this long per call
+        self.slow_formulas = set(card.parameters.get("slow_formulas", []))
+        self.seconds_per_call = float(card.parameters.get("seconds_per_call", 0.0))
         self._radius: dict[int, float] = {}
         self._identity = card.identity()
 
@@ -57,6 +63,12 @@ class LennardJonesPotential:
     def identity(self) -> ModelIdentity:
         """Name and version (no checkpoint)."""
         return self._identity
+
+    @staticmethod
+    def _formula(atoms: Atoms) -> str:
+        from pymatgen.core import Composition
+
+        return str(Composition(atoms.get_chemical_formula()).reduced_formula)
 
     def radius(self, z: int) -> float:
         """Empirical atomic radius (Å) of element ``z``."""
@@ -86,6 +98,14 @@ class LennardJonesPotential:
         """Energy (eV), forces (eV/Å) and stress (eV/Å³) of each structure."""
         energies, forces, stresses = [], [], []
         for atoms in systems:
+            if self.crash_on_formula and self._formula(atoms) == self.crash_on_formula:
+                import os
+
+                os.abort()  # a hard crash, as a segfault in a native extension would be
+            if self.slow_formulas and self._formula(atoms) in self.slow_formulas:
+                import time
+
+                time.sleep(self.seconds_per_call)
             i, j, vec = neighbor_pairs(atoms, self.cutoff)
             r = np.linalg.norm(vec, axis=1)
             numbers = atoms.numbers

@@ -1,0 +1,403 @@
+"""A campaign on SLURM: job arrays over shards, chained with afterok, resumable.
+
+``submit`` runs the cheap stages (generate, prefilter) where it is called (the login
+node), fixes the relax shard plan, writes one job script per step into
+``<campaign>/slurm/`` and submits the chain
+
+    relax  (array, one pilot task per shard)  --afterok-->  estimate (one job)
+      --afterok-->  md (array over the top-K shards; only when md.top_k > 0)
+      --afterok-->  finish (merge, rank, deliver)
+
+Every task runs ``batscreen task DIR STEP``; a relax or md task works through its whole
+shard with the batched engine and journals every finished record, so a cancelled, failed
+or timed-out task loses nothing. ``status`` reads SLURM and the campaign store;
+``resubmit`` submits only the unfinished shards and the steps after them; ``collect``
+merges everything and writes the deliverables (the finish job does the same).
+The submissions are recorded in ``<campaign>/slurm/jobs.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from screen.hpc.profiles import Profile, ProfileError, quoted, render_job
+from screen.store.atomic import atomic_write_text
+from screen.store.campaign import Campaign, utc_now
+
+STEPS = ("relax", "estimate", "md", "finish")
+ARRAY_STEPS = ("relax", "md")
+KIND = {"relax": "relax", "md": "md", "estimate": "light", "finish": "light"}
+
+
+@dataclass
+class SubmitPlan:
+    """What submit wrote (and submitted): scripts, array sizes, sbatch commands, job ids."""
+
+    root: Path
+    scripts: dict[str, Path]
+    shards: dict[str, int]
+    commands: list[str] = field(default_factory=list)
+    job_ids: dict[str, str] = field(default_factory=dict)
+
+
+def slurm_dir(root: Path) -> Path:
+    """<campaign>/slurm: scripts, logs, jobs.json."""
+    return root / "slurm"
+
+
+def _read_jobs(root: Path) -> dict[str, Any]:
+    path = slurm_dir(root) / "jobs.json"
+    return json.loads(path.read_text()) if path.is_file() else {"submissions": []}
+
+
+def _record_job(root: Path, step: str, job_id: str, array: str | None, dep: str | None) -> None:
+    data = _read_jobs(root)
+    data["submissions"].append(
+        {"step": step, "job_id": job_id, "array": array, "dependency": dep, "utc": utc_now()}
+    )
+    atomic_write_text(slurm_dir(root) / "jobs.json", json.dumps(data, indent=1))
+
+
+def task_command(profile: Profile, root: Path, step: str) -> str:
+    """The command line a job of ``step`` runs."""
+    base = f"{profile.batscreen} task {quoted(root)} {step}"
+    return base + ' --shard "$SLURM_ARRAY_TASK_ID"' if step in ARRAY_STEPS else base
+
+
+def render_scripts(
+    profile: Profile, root: Path, name: str, shards: dict[str, int]
+) -> dict[str, str]:
+    """The text of every step's job script (steps without work are left out)."""
+    logs = slurm_dir(root) / "logs"
+    scripts = {}
+    for step in STEPS:
+        if step in ARRAY_STEPS and shards.get(step, 0) == 0:
+            continue
+        scripts[step] = render_job(
+            profile,
+            kind=KIND[step],
+            job_name=f"bs-{name}-{step}",
+            log_dir=logs,
+            command=task_command(profile, root, step),
+            array=_array(shards, step),
+        )
+    return scripts
+
+
+def write_scripts(campaign: Campaign, profile: Profile, shards: dict[str, int]) -> dict[str, Path]:
+    """Write the job scripts into <campaign>/slurm/; returns their paths."""
+    root = campaign.root.resolve()
+    (slurm_dir(root) / "logs").mkdir(parents=True, exist_ok=True)
+    name = campaign.meta.get("name", "campaign")
+    paths = {}
+    for step, text in render_scripts(profile, root, name, shards).items():
+        path = slurm_dir(root) / f"{step}.sbatch"
+        atomic_write_text(path, text)
+        paths[step] = path
+    return paths
+
+
+def prepare(workflow: Any, out: Path) -> tuple[Campaign, dict[str, int]]:
+    """Run generate + prefilter here, fix the relax shard plan; shards per array step."""
+    from screen.executors.local import plan_shards
+    from screen.pipeline import run
+
+    run(workflow, out, until="prefilter")
+    campaign = Campaign.open(out, workflow)
+    active = [r.id for r in campaign.read_output("prefilter") if r.active]
+    size = workflow.execution.shard_size
+    relax = len(plan_shards(campaign.stage_dir("relax"), active, size)) if active else 0
+    md = math.ceil(min(workflow.stages.md.top_k, len(active)) / size)
+    return campaign, {"relax": relax, "md": md}
+
+
+def submit(
+    workflow: Any, out: Path, profile: Profile, profile_path: Path, *, dry_run: bool = False
+) -> SubmitPlan:
+    """Write the job scripts and (unless ``dry_run``) submit the chain."""
+    from screen.hpc import slurm
+
+    if not dry_run:
+        missing = profile.placeholders()
+        if missing:
+            raise ProfileError(
+                f"{profile_path}: fill in the site values first ({'; '.join(missing)}); "
+                "--dry-run shows the scripts as they are"
+            )
+        workflow.potential.card().identity()  # weights staged, or the staging command
+    campaign, shards = prepare(workflow, out)
+    scripts = write_scripts(campaign, profile, shards)
+    plan = SubmitPlan(campaign.root, scripts, shards)
+    previous: str | None = None
+    for step, script in scripts.items():
+        dep = f"afterok:{previous}" if previous else None
+        shown = f"afterok:${{{previous_name(plan, step)}}}" if previous else None
+        plan.commands.append(
+            "sbatch --parsable" + (f" --dependency={shown}" if shown else "") + f" {script}"
+        )
+        if dry_run:
+            previous = "DRY"
+            continue
+        job_id = slurm.sbatch(script, dependency=dep)
+        plan.job_ids[step] = job_id
+        _record_job(campaign.root, step, job_id, _array(shards, step), dep)
+        previous = job_id
+    return plan
+
+
+def previous_name(plan: SubmitPlan, step: str) -> str:
+    """Shell variable name of the job a dry-run step depends on (for the printout)."""
+    steps = list(plan.scripts)
+    return f"{steps[steps.index(step) - 1].upper()}_JOB"
+
+
+def _array(shards: dict[str, int], step: str) -> str | None:
+    return f"0-{shards[step] - 1}" if step in ARRAY_STEPS else None
+
+
+# ------------------------------------------------------------------------- status
+@dataclass
+class StepStatus:
+    """One step of the chain: its shards (array steps) or its single job."""
+
+    step: str
+    total: int
+    done: int = 0
+    running: int = 0
+    pending: int = 0
+    failed: dict[int, tuple[str, str]] = field(default_factory=dict)  # shard -> (reason, log)
+
+    @property
+    def complete(self) -> bool:
+        """Every shard (or the job) finished its work."""
+        return self.total > 0 and self.done == self.total
+
+
+def _log_path(root: Path, step: str, job_id: str, index: int | None) -> Path:
+    name = json.loads((root / "campaign.json").read_text()).get("name", "campaign")
+    logs = slurm_dir(root) / "logs"
+    if index is None:
+        return logs / f"bs-{name}-{step}_{job_id}.out"
+    return logs / f"bs-{name}-{step}_{job_id}_{index}.out"
+
+
+def _last_error(path: Path) -> str:
+    if not path.is_file():
+        return ""
+    lines = [line.strip() for line in path.read_text(errors="replace").splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "error" in line or "failed" in line:
+            return line[:200]
+    return lines[-1][:200] if lines else ""
+
+
+def campaign_status(root: Path) -> list[StepStatus]:
+    """Per step: shards done / running / pending / failed (with reason and log path)."""
+    from screen.executors.local import sealed_shards, shard_count
+    from screen.hpc import slurm
+
+    campaign = Campaign.load(root)
+    submissions = _read_jobs(root)["submissions"]
+    states = slurm.job_states(s["job_id"] for s in submissions)
+    out = []
+    for step in STEPS:
+        mine = [s for s in submissions if s["step"] == step]
+        if step in ARRAY_STEPS:
+            stage_dir = campaign.stage_dir(step)
+            total = shard_count(stage_dir) or _planned(mine)
+            done_set = sealed_shards(stage_dir)
+        else:
+            total = 1 if mine else 0
+            stage = "estimate" if step == "estimate" else "deliver"
+            done_set = {0} if campaign.has_output(stage) else set()
+        status = StepStatus(step, total, done=len(done_set & set(range(total))))
+        for index in range(total):
+            if index in done_set:
+                continue
+            latest = _latest_state(mine, states, index if step in ARRAY_STEPS else None)
+            if latest is None:
+                status.pending += 1 if mine else 0
+                continue
+            sub, state = latest
+            if state.state in ("RUNNING", "COMPLETING", "CONFIGURING"):
+                status.running += 1
+            elif state.state == "PENDING":
+                status.pending += 1
+                if state.reason == "DependencyNeverSatisfied":
+                    status.failed[index] = ("dependency failed", "")
+                    status.pending -= 1
+            else:
+                log = _log_path(root, step, sub["job_id"], index if step in ARRAY_STEPS else None)
+                reason = state.state + (f" ({state.exit_code})" if state.exit_code else "")
+                detail = _last_error(log)
+                status.failed[index] = (reason + (f": {detail}" if detail else ""), str(log))
+        out.append(status)
+    return out
+
+
+def _planned(submissions: list[dict[str, Any]]) -> int:
+    if not submissions or not submissions[0].get("array"):
+        return 0
+    return int(str(submissions[0]["array"]).split("-")[-1]) + 1
+
+
+def _latest_state(
+    submissions: list[dict[str, Any]], states: dict[str, Any], index: int | None
+) -> tuple[dict[str, Any], Any] | None:
+    """The newest submission that covers this shard, with its SLURM state."""
+    from screen.hpc.slurm import TaskState
+
+    for sub in reversed(submissions):
+        if index is not None and not _covers(sub.get("array"), index):
+            continue
+        key = sub["job_id"] if index is None else f"{sub['job_id']}_{index}"
+        state = states.get(key)
+        if state is None and index is not None:
+            parent = states.get(sub["job_id"])  # a pending array not yet split into tasks
+            state = parent
+        if state is None:
+            return sub, TaskState(key, "UNKNOWN", "SLURM no longer reports it")
+        return sub, state
+    return None
+
+
+def _covers(array: str | None, index: int) -> bool:
+    if not array:
+        return False
+    for part in array.split(","):
+        lo, _, hi = part.partition("-")
+        if int(lo) <= index <= int(hi or lo):
+            return True
+    return False
+
+
+# ------------------------------------------------------------------------- resubmit
+def resubmit(root: Path) -> SubmitPlan:
+    """Submit what is missing or failed, and the steps after it; nothing done twice."""
+    from screen.hpc import slurm
+
+    root = root.resolve()
+    statuses = {s.step: s for s in campaign_status(root)}
+    scripts = {p.stem: p for p in sorted(slurm_dir(root).glob("*.sbatch"))}
+    plan = SubmitPlan(root, scripts, {})
+    submissions = _read_jobs(root)["submissions"]
+    states = slurm.job_states(s["job_id"] for s in submissions)
+    # jobs waiting on the old chain are rebuilt below with dependencies on what runs now
+    waiting = {
+        st.parent
+        for st in states.values()
+        if st.state == "PENDING" and st.reason.startswith("Dependency")
+    }
+    slurm.scancel(waiting)
+    states = {k: v for k, v in states.items() if v.parent not in waiting}
+    previous: list[str] = []
+    started = False
+    for step in STEPS:
+        if step not in scripts:
+            continue
+        status = statuses[step]
+        if status.complete and not started:
+            continue
+        started = True
+        active = [
+            sub["job_id"]
+            for sub in submissions
+            if sub["step"] == step
+            and any(
+                st.state in slurm.ACTIVE_STATES and st.parent == sub["job_id"]
+                for st in states.values()
+            )
+        ]
+        dep = f"afterok:{':'.join(previous)}" if previous else None
+        if step in ARRAY_STEPS:
+            total = status.total or _planned([s for s in submissions if s["step"] == step])
+            busy = _busy_shards(submissions, states, step)
+            missing = [k for k in range(total) if k not in _sealed(root, step) and k not in busy]
+            ids = list(active)
+            if missing:
+                array = ",".join(map(str, missing))
+                job_id = slurm.sbatch(scripts[step], dependency=dep, array=array)
+                _record_job(root, step, job_id, array, dep)
+                plan.job_ids[step] = job_id
+                ids.append(job_id)
+            previous = ids or previous
+        else:
+            if active:
+                previous = active
+                continue
+            job_id = slurm.sbatch(scripts[step], dependency=dep)
+            _record_job(root, step, job_id, None, dep)
+            plan.job_ids[step] = job_id
+            previous = [job_id]
+    return plan
+
+
+def _sealed(root: Path, step: str) -> set[int]:
+    from screen.executors.local import sealed_shards
+
+    return sealed_shards(Campaign.load(root).stage_dir(step))
+
+
+def _busy_shards(submissions: list[dict[str, Any]], states: dict[str, Any], step: str) -> set[int]:
+    from screen.hpc.slurm import ACTIVE_STATES
+
+    busy: set[int] = set()
+    for sub in submissions:
+        if sub["step"] != step:
+            continue
+        for st in states.values():
+            if st.parent != sub["job_id"] or st.state not in ACTIVE_STATES:
+                continue
+            if st.array_index is not None:
+                busy.add(st.array_index)
+            elif sub.get("array"):  # the array has not been split into tasks yet
+                busy.update(k for k in range(10_000) if _covers(sub["array"], k))
+    return busy
+
+
+# ------------------------------------------------------------------------- tasks
+def run_task(root: Path, step: str, shard: int | None, workers: int | str | None) -> int:
+    """What one SLURM job runs; the exit code tells SLURM (and afterok) how it went.
+
+    0: the step's work is complete; 75 (EX_TEMPFAIL): stopped at the walltime warning
+    (SIGUSR1) or otherwise incomplete, finished records journaled, resubmit to go on.
+    """
+    import signal
+
+    from screen.pipeline import run, run_shard
+
+    stop = {"now": False}
+
+    def warned(signum: int, frame: Any) -> None:
+        stop["now"] = True
+        print(f"batscreen task: signal {signum}, finishing the records in flight", flush=True)
+
+    signal.signal(signal.SIGUSR1, warned)
+    signal.signal(signal.SIGTERM, warned)
+    if step in ARRAY_STEPS:
+        if shard is None:
+            raise ValueError(f"step {step} needs --shard")
+        outcome = run_shard(root, step, shard, workers=workers, should_stop=lambda: stop["now"])
+        print(f"{step} shard {shard}: {outcome.done}/{outcome.size} records done", flush=True)
+        return 0 if outcome.complete else 75
+    campaign = Campaign.load(root)
+    workflow = campaign.workflow()
+    if step == "estimate":
+        run(workflow, root, workers=workers, until="estimate", frozen=frozenset({"relax"}))
+    elif step == "finish":
+        run(workflow, root, workers=workers, frozen=frozenset({"relax", "md"}))
+    else:
+        raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    return 0
+
+
+def collect(root: Path) -> Any:
+    """Merge the shards and write the deliverables (IncompleteStage if shards are missing)."""
+    from screen.pipeline import run
+
+    campaign = Campaign.load(root)
+    return run(campaign.workflow(), root, frozen=frozenset({"relax", "md"}))
