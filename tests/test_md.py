@@ -164,3 +164,27 @@ def test_out_of_memory_halves_the_batch_and_a_raising_system_fails_alone():
     assert [t.error is None for t in out] == [True, True, False, True]
     assert "cannot handle" in out[2].error
     np.testing.assert_allclose(out[3].positions, reference[3].positions, atol=1e-10)
+
+
+def test_a_candidate_md_cannot_run_keeps_its_place_with_a_reason():
+    from pymatgen.core import Lattice, Structure
+
+    from screen.records import record_from_structure
+    from screen.transport.stage import md_records, supercell_for_md
+    from screen.workflow.params import MDParams
+
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]])  # fmt: skip
+    big, scale = supercell_for_md(nacl, 10.0)
+    assert scale == [2, 2, 2] and len(big) == 64
+    tilted, scale = supercell_for_md(nacl.get_primitive_structure(), 10.0)
+    assert min(tilted.lattice.abc) >= 10.0 or scale == [3, 3, 3]  # heights, not lengths
+    other = nacl.copy()
+    other.scale_lattice(nacl.volume * 1.05)  # another structure: another id
+    records = [record_from_structure(nacl, working_ion="Na"),
+               record_from_structure(other, working_ion="Mg")]  # fmt: skip
+    out = md_records(records, MDParams(top_k=2, max_atoms=20), potential=None)
+    for record in out:
+        assert record.status["md"].state == "ok" and "md_diffusivity" not in record.properties
+    assert "max_atoms 20" in out[0].value("md_flags")[0]
+    assert "no working ion (Mg)" in out[1].value("md_flags")[0]

@@ -110,7 +110,10 @@ def md_records(
     systems: list[MDSystem] = []
     cells: dict[str, list[int]] = {}
     pending: dict[str, list[MDTrajectory]] = {}
-    done: list[Record] = []
+
+    def report(record: Record) -> None:
+        if on_result is not None:
+            on_result(record)
 
     def finish(record: Record, trajectories: list[MDTrajectory]) -> None:
         try:
@@ -119,26 +122,27 @@ def md_records(
         except Exception as exc:  # one record's failure never stops the others
             log.warning("md analysis failed for %s: %s", record.id, exc)
             record.mark(STAGE, "failed", "md-error", f"{type(exc).__name__}: {exc}")
-        done.append(record)
-        if on_result is not None:
-            on_result(record)
+        report(record)
+
+    def skip(record: Record, why: str) -> None:
+        """No MD for this one; it keeps its other estimates and stays in the funnel."""
+        record.set_property("md_flags", [why], unit="", method="why MD did not run")
+        record.mark(STAGE, "ok")
+        report(record)
 
     for record in out.values():
         ion = record.provenance.get("working_ion")
         structure = record.current_structure()
         if ion not in ION_CHARGE or structure.composition[ion] == 0:
-            record.mark(STAGE, "failed", "md-no-working-ion", f"no {ion} in {record.formula}")
-            finish_skipped(record, done, on_result)
+            skip(record, f"md-skipped: no working ion ({ion}) in {record.formula}")
             continue
         supercell, scale = supercell_for_md(structure, params.min_cell_length_angstrom)
         if len(supercell) > params.max_atoms:
-            record.mark(
-                STAGE,
-                "failed",
-                "md-cell-too-large",
-                f"supercell {scale} has {len(supercell)} atoms > max_atoms {params.max_atoms}",
+            skip(
+                record,
+                f"md-skipped: supercell {scale} has {len(supercell)} atoms > max_atoms "
+                f"{params.max_atoms}",
             )
-            finish_skipped(record, done, on_result)
             continue
         cells[record.id] = scale
         pending[record.id] = []
@@ -164,15 +168,6 @@ def md_records(
 
 def _temperature(trajectory: MDTrajectory) -> float:
     return trajectory.temperature_K
-
-
-def finish_skipped(
-    record: Record, done: list[Record], on_result: Callable[[Record], None] | None
-) -> None:
-    """Report a record that needs no MD (failed before running)."""
-    done.append(record)
-    if on_result is not None:
-        on_result(record)
 
 
 def _analyse(
