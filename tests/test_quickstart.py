@@ -141,3 +141,5 @@ def test_readme_python_example(campaign, tmp_path, monkeypatch):
     exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["best"].number("rank") == 1
     assert namespace["relaxed"].value("relax_converged") is True
+    assert namespace["md"].value("md_diffusivity")["1000"] > 0
+    assert (tmp_path / "md-runs").is_dir()
