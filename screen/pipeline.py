@@ -144,27 +144,34 @@ class _Runner:
             return api.rank(active, st.rank)
         raise ValueError(f"unknown stage {name}")
 
-    def _run_relax(
+    def _on_executor(
         self,
         name: str,
         records: list[Record],
         stage_dir: Path,
-        function: str = "screen.relaxation.stage:relax_records",
+        function: str,
+        params: Any,
+        options: tuple[tuple[str, Any], ...] = (),
+        *,
+        main: bool,
     ) -> list[Record]:
-        """Apply a per-record potential function (relaxation by default) on the executor."""
+        """Apply a per-record potential function on the executor (journaled, resumable).
+
+        ``main``: a funnel stage (relax, md), which a SLURM task runs one shard of and a
+        collect may not compute; the estimate stage's extra relaxations always compute.
+        """
         workers = resolve_workers(self.workers, self.device, len(records))
-        # an injected potential, or one worker: relax in this process (the deferred
-        # potential loads its weights only if something is left to relax)
+        # an injected potential, or one worker: run in this process (the deferred
+        # potential loads its weights only if something is left to do)
         in_process = self.injected or (self.potential if workers == 1 else None)
         stage = RecordStage(
             name=name,
             function=function,
-            params_model="screen.workflow.spec:RelaxParams",
-            params_json=self.wf.stages.relax.model_dump_json(),
+            params_model=f"screen.workflow.spec:{type(params).__name__}",
+            params_json=params.model_dump_json(),
             potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
-            options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),),
+            options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)), *options),
         )
-        main = name == "relax"  # extra relaxations of the estimate stage always compute
         return run_record_stage(
             stage,
             records,
@@ -173,9 +180,21 @@ class _Runner:
             shard_size=self.wf.execution.shard_size,
             potential=in_process,
             progress=self.report,
-            compute=not (main and "relax" in self.frozen),
+            compute=not (main and name in self.frozen),
             only_shard=self.only_shard if main else None,
             should_stop=self.should_stop if main else None,
+        )
+
+    def _run_relax(
+        self,
+        name: str,
+        records: list[Record],
+        stage_dir: Path,
+        function: str = "screen.relaxation.stage:relax_records",
+    ) -> list[Record]:
+        """Relax (or single-point) records with the relax stage's parameters."""
+        return self._on_executor(
+            name, records, stage_dir, function, self.wf.stages.relax, main=name == "relax"
         )
 
     def _md(self, active: list[Record]) -> list[Record]:
@@ -190,30 +209,14 @@ class _Runner:
         self.report("md", 0, len(chosen))
         if not chosen:
             return rest
-        stage = RecordStage(
-            name="md",
-            function="screen.transport.stage:md_records",
-            params_model="screen.workflow.spec:MDParams",
-            params_json=params.model_dump_json(),
-            potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
-            options=(
-                ("max_batch_atoms", self.wf.execution.batch_atoms(self.device)),
-                ("trajectory_dir", str(self.campaign.root / "md")),
-            ),
-        )
-        picked = [r for r in active if r.id in chosen]
-        workers = resolve_workers(self.workers, self.device, len(picked))
-        done = run_record_stage(
-            stage,
-            picked,
+        done = self._on_executor(
+            "md",
+            [r for r in active if r.id in chosen],
             self.campaign.stage_dir("md"),
-            workers=workers,
-            shard_size=self.wf.execution.shard_size,
-            potential=self.injected or (self.potential if workers == 1 else None),
-            progress=self.report,
-            compute="md" not in self.frozen,
-            only_shard=self.only_shard,
-            should_stop=self.should_stop,
+            "screen.transport.stage:md_records",
+            params,
+            (("trajectory_dir", str(self.campaign.root / "md")),),
+            main=True,
         )
         return done + rest
 

@@ -90,3 +90,12 @@ def test_submit_refuses_unstaged_weights_and_names_the_staging_command(tmp_path,
     assert result.exit_code == 2
     assert "batscreen models fetch mace-mp-0-medium" in result.output
     assert not (tmp_path / "c").exists()  # nothing written, nothing submitted
+
+
+def test_array_specs_expand_as_slurm_writes_them():
+    from screen.hpc.slurm import _expand, array_indices
+
+    assert array_indices("0-2,5%4") == [0, 1, 2, 5]
+    assert array_indices("3") == [3] and array_indices(None) == []
+    assert _expand("12_[3-5,7%2]") == ["12_3", "12_4", "12_5", "12_7"]
+    assert _expand("12_4") == ["12_4"] and _expand("13") == ["13"]

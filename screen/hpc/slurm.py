@@ -79,17 +79,22 @@ def scancel(job_ids: Iterable[str]) -> None:
 _RANGE = re.compile(r"^(\d+)_\[(.+)\]$")
 
 
+def array_indices(spec: str | None) -> list[int]:
+    """Task indices of an --array spec: '0-2,5%4' -> [0, 1, 2, 5]; None or '' -> []."""
+    out: list[int] = []
+    for part in (spec or "").split("%")[0].split(","):
+        if part:
+            lo, _, hi = part.partition("-")
+            out += range(int(lo), int(hi or lo) + 1)
+    return out
+
+
 def _expand(job_id: str) -> list[str]:
     """'12_[3-5,7%2]' -> ['12_3', '12_4', '12_5', '12_7']; other ids unchanged."""
     match = _RANGE.match(job_id)
     if not match:
         return [job_id]
-    parent, spec = match.group(1), match.group(2).split("%")[0]
-    out = []
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        out += [f"{parent}_{k}" for k in range(int(lo), int(hi or lo) + 1)]
-    return out
+    return [f"{match.group(1)}_{k}" for k in array_indices(match.group(2))]
 
 
 def job_states(job_ids: Iterable[str]) -> dict[str, TaskState]:

@@ -177,8 +177,7 @@ class StepStatus:
         return self.total > 0 and self.done == self.total
 
 
-def _log_path(root: Path, step: str, job_id: str, index: int | None) -> Path:
-    name = json.loads((root / "campaign.json").read_text()).get("name", "campaign")
+def _log_path(root: Path, name: str, step: str, job_id: str, index: int | None) -> Path:
     logs = slurm_dir(root) / "logs"
     if index is None:
         return logs / f"bs-{name}-{step}_{job_id}.out"
@@ -195,14 +194,19 @@ def _last_error(path: Path) -> str:
     return lines[-1][:200] if lines else ""
 
 
-def campaign_status(root: Path) -> list[StepStatus]:
-    """Per step: shards done / running / pending / failed (with reason and log path)."""
+def campaign_status(root: Path, states: dict[str, Any] | None = None) -> list[StepStatus]:
+    """Per step: shards done / running / pending / failed (with reason and log path).
+
+    ``states``: the SLURM states of the campaign's jobs when the caller has them already.
+    """
     from screen.executors.local import sealed_shards, shard_count
     from screen.hpc import slurm
 
     campaign = Campaign.load(root)
+    name = campaign.meta.get("name", "campaign")
     submissions = _read_jobs(root)["submissions"]
-    states = slurm.job_states(s["job_id"] for s in submissions)
+    if states is None:
+        states = slurm.job_states(s["job_id"] for s in submissions)
     out = []
     for step in STEPS:
         mine = [s for s in submissions if s["step"] == step]
@@ -231,7 +235,8 @@ def campaign_status(root: Path) -> list[StepStatus]:
                     status.failed[index] = ("dependency failed", "")
                     status.pending -= 1
             else:
-                log = _log_path(root, step, sub["job_id"], index if step in ARRAY_STEPS else None)
+                shard = index if step in ARRAY_STEPS else None
+                log = _log_path(root, name, step, sub["job_id"], shard)
                 reason = state.state + (f" ({state.exit_code})" if state.exit_code else "")
                 detail = _last_error(log)
                 status.failed[index] = (reason + (f": {detail}" if detail else ""), str(log))
@@ -240,19 +245,21 @@ def campaign_status(root: Path) -> list[StepStatus]:
 
 
 def _planned(submissions: list[dict[str, Any]]) -> int:
-    if not submissions or not submissions[0].get("array"):
-        return 0
-    return int(str(submissions[0]["array"]).split("-")[-1]) + 1
+    """Shards of an array step as first submitted (before its plan exists)."""
+    from screen.hpc.slurm import array_indices
+
+    indices = array_indices(submissions[0].get("array")) if submissions else []
+    return max(indices) + 1 if indices else 0
 
 
 def _latest_state(
     submissions: list[dict[str, Any]], states: dict[str, Any], index: int | None
 ) -> tuple[dict[str, Any], Any] | None:
     """The newest submission that covers this shard, with its SLURM state."""
-    from screen.hpc.slurm import TaskState
+    from screen.hpc.slurm import TaskState, array_indices
 
     for sub in reversed(submissions):
-        if index is not None and not _covers(sub.get("array"), index):
+        if index is not None and index not in array_indices(sub.get("array")):
             continue
         key = sub["job_id"] if index is None else f"{sub['job_id']}_{index}"
         state = states.get(key)
@@ -265,27 +272,18 @@ def _latest_state(
     return None
 
 
-def _covers(array: str | None, index: int) -> bool:
-    if not array:
-        return False
-    for part in array.split(","):
-        lo, _, hi = part.partition("-")
-        if int(lo) <= index <= int(hi or lo):
-            return True
-    return False
-
-
 # ------------------------------------------------------------------------- resubmit
 def resubmit(root: Path) -> SubmitPlan:
     """Submit what is missing or failed, and the steps after it; nothing done twice."""
+    from screen.executors.local import sealed_shards
     from screen.hpc import slurm
 
     root = root.resolve()
-    statuses = {s.step: s for s in campaign_status(root)}
-    scripts = {p.stem: p for p in sorted(slurm_dir(root).glob("*.sbatch"))}
-    plan = SubmitPlan(root, scripts, {})
     submissions = _read_jobs(root)["submissions"]
     states = slurm.job_states(s["job_id"] for s in submissions)
+    statuses = {s.step: s for s in campaign_status(root, states)}
+    scripts = {p.stem: p for p in sorted(slurm_dir(root).glob("*.sbatch"))}
+    plan = SubmitPlan(root, scripts, {})
     # jobs waiting on the old chain are rebuilt below with dependencies on what runs now
     waiting = {
         st.parent
@@ -316,7 +314,8 @@ def resubmit(root: Path) -> SubmitPlan:
         if step in ARRAY_STEPS:
             total = status.total or _planned([s for s in submissions if s["step"] == step])
             busy = _busy_shards(submissions, states, step)
-            missing = [k for k in range(total) if k not in _sealed(root, step) and k not in busy]
+            sealed = sealed_shards(Campaign.load(root).stage_dir(step))
+            missing = [k for k in range(total) if k not in sealed and k not in busy]
             ids = list(active)
             if missing:
                 array = ",".join(map(str, missing))
@@ -336,14 +335,8 @@ def resubmit(root: Path) -> SubmitPlan:
     return plan
 
 
-def _sealed(root: Path, step: str) -> set[int]:
-    from screen.executors.local import sealed_shards
-
-    return sealed_shards(Campaign.load(root).stage_dir(step))
-
-
 def _busy_shards(submissions: list[dict[str, Any]], states: dict[str, Any], step: str) -> set[int]:
-    from screen.hpc.slurm import ACTIVE_STATES
+    from screen.hpc.slurm import ACTIVE_STATES, array_indices
 
     busy: set[int] = set()
     for sub in submissions:
@@ -354,8 +347,8 @@ def _busy_shards(submissions: list[dict[str, Any]], states: dict[str, Any], step
                 continue
             if st.array_index is not None:
                 busy.add(st.array_index)
-            elif sub.get("array"):  # the array has not been split into tasks yet
-                busy.update(k for k in range(10_000) if _covers(sub["array"], k))
+            else:  # the array has not been split into tasks yet
+                busy.update(array_indices(sub.get("array")))
     return busy
 
 

@@ -86,11 +86,6 @@ class MDTrajectory:
         """Production time covered by the stored frames."""
         return max(len(self.positions) - 1, 0) * self.sample_interval_fs / 1000.0
 
-    @property
-    def atom_steps(self) -> int:
-        """Atoms x steps integrated (equilibration included): the throughput unit."""
-        return len(self.symbols) * self.steps_done
-
 
 @dataclass
 class _Running:
