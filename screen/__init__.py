@@ -9,7 +9,8 @@ loaded on first use::
 
 Each pipeline stage is also callable on its own, on pymatgen Structures or records:
 ``screen.generate``, ``screen.prefilter``, ``screen.relax``, ``screen.estimate``,
-``screen.md``, ``screen.rank``, ``screen.deliver``.
+``screen.md``, ``screen.rank``, ``screen.deliver``. A finished campaign's ranked
+candidates read back with ``screen.load_candidates("campaigns/quickstart")``.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ _LAZY: dict[str, str] = {
     "rank": "screen.stages",
     "deliver": "screen.stages",
     "load_potential": "screen.potentials.registry",
+    "load_candidates": "screen.deliverables.export",
 }
 
 __all__ = [
@@ -48,6 +50,7 @@ __all__ = [
     "deliver",
     "estimate",
     "generate",
+    "load_candidates",
     "load_potential",
     "load_workflow",
     "md",

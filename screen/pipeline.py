@@ -104,7 +104,15 @@ class _Runner:
             from screen.stages import deliver
 
             self.report(name, 0, len(records))
-            out = deliver(records, self.campaign.root, stages.deliver, self.card.name)
+            from screen.workflow.catalog import critical_elements
+
+            out = deliver(
+                records,
+                self.campaign.root,
+                stages.deliver,
+                self.card.name,
+                avoid_elements=critical_elements(space.critical_list),
+            )
             self.report(name, len(out), len(out))
             return out
         active, inactive = _split(records)
@@ -334,7 +342,31 @@ def run(
         campaign.root / "funnel.json", json.dumps([r.as_dict() for r in rows], indent=1)
     )
     atomic_write_text(campaign.root / "funnel.txt", format_funnel(rows) + "\n")
+    if workflow.stages.deliver.report:
+        write_campaign_report(campaign.root, workflow, records, rows)
     return CampaignResult(root=campaign.root, records=records, funnel=rows)
+
+
+def write_campaign_report(
+    root: Path, workflow: Workflow, records: list[Record], rows: list[FunnelRow]
+) -> Path:
+    """report.html of a finished campaign (funnel, Pareto front, cards, provenance)."""
+    from screen.deliverables.report import write_report
+
+    provenance = json.loads((root / "provenance.json").read_text())
+    rank = workflow.stages.rank
+    title = f"{workflow.name}: {workflow.chemical_space.role} candidates"
+    if rank.profile:
+        title += f", profile {rank.profile}"
+    return write_report(
+        root / "report.html",
+        records,
+        rows,
+        provenance,
+        objectives={name: o.direction for name, o in rank.objectives.items()},
+        title=title,
+        max_cards=workflow.stages.deliver.report_cards,
+    )
 
 
 def _potential_record(potential: Any) -> dict[str, Any]:

@@ -152,6 +152,17 @@ _DEFINITIONS = [
     PropertyDefinition("rank_score", "", "weighted normalised score (higher is better)"),
     PropertyDefinition("score_breakdown", "", "each objective's contribution to rank_score"),
     PropertyDefinition("rank", "", "1 = best"),
+    PropertyDefinition("pareto_front", "", "Pareto front over the objectives (1 = non-dominated)"),
+    PropertyDefinition(
+        "pareto_probability", "", "probability of being non-dominated under the uncertainties"
+    ),
+    PropertyDefinition(
+        "constraint_probability", "", "probability that every ranking constraint holds"
+    ),
+    PropertyDefinition("confidence_flags", "", "reasons to trust a candidate's numbers less"),
+    PropertyDefinition(
+        "precursor_suggestions", "", "balanced solid-state routes (suggestions, not validated)"
+    ),
 ]
 
 PROPERTIES: dict[str, PropertyDefinition] = {d.name: d for d in _DEFINITIONS}

@@ -136,20 +136,50 @@ def rank(items: Items, params: RankParams | None = None) -> list[Record]:
 
 
 def deliver(
-    items: Items, out: str | Path, params: DeliverParams | None = None, potential: str = ""
+    items: Items,
+    out: str | Path,
+    params: DeliverParams | None = None,
+    potential: str = "",
+    *,
+    avoid_elements: frozenset[str] | set[str] = frozenset(),
 ) -> list[Record]:
-    """Write candidates.csv, cifs/ and results.parquet into ``out``.
+    """Write candidates.csv/.xlsx/.json, cifs/ and results.parquet into ``out``.
 
     Pass every record (also those that left the funnel): results.parquet keeps them all.
+    Ranked records get ``confidence_flags`` and, when ``params.precursors``,
+    ``precursor_suggestions`` (from precursors free of ``avoid_elements`` unless the
+    candidate contains them).
     """
+    from screen.deliverables.confidence import confidence_flags
     from screen.deliverables.export import write_deliverables
 
     params = params or DeliverParams()
     records = [r.copy_for_stage() for r in as_records(items)]
     for record in records:
-        if record.active:
-            record.mark("deliver", "ok")
+        if not record.active:
+            continue
+        if "rank" in record.properties:
+            flags, how = confidence_flags(record)
+            record.set_property("confidence_flags", flags, unit="", method=how)
+            if params.precursors:
+                _precursors(record, avoid_elements)
+        record.mark("deliver", "ok")
     write_deliverables(
         Path(out), records, potential=potential, cif=params.cif, symprec=params.symprec
     )
     return records
+
+
+def _precursors(record: Record, avoid: frozenset[str] | set[str]) -> None:
+    from screen.deliverables.precursors import PRECURSOR_METHOD, suggest_precursors
+
+    # carbon is listed for coking coal and natural graphite; the C of a carbonate leaves as
+    # CO2 and draws on neither, so carbonates stay allowed
+    avoid = set(avoid) - {"C"}
+    try:
+        suggestions = [s.as_text() for s in suggest_precursors(record.formula, avoid=avoid)]
+    except ValueError as exc:  # a formula the balancer cannot read: say so, keep the record
+        suggestions, method = [], f"no suggestion: {exc}"
+    else:
+        method = PRECURSOR_METHOD if suggestions else PRECURSOR_METHOD + " (none balanced)"
+    record.set_property("precursor_suggestions", suggestions, unit="", method=method)

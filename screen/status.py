@@ -22,6 +22,17 @@ class StageSummary:
     passed: int | None = None
 
 
+#: the files and folders the deliver stage writes, in the order status lists them
+DELIVERABLES = (
+    "report.html",
+    "candidates.csv",
+    "candidates.xlsx",
+    "candidates.json",
+    "results.parquet",
+    "cifs",
+)
+
+
 def summarize(root: Path) -> dict[str, Any]:
     """Everything `batscreen status` prints, as data."""
     campaign = Campaign.load(Path(root))
@@ -61,8 +72,6 @@ def summarize(root: Path) -> dict[str, Any]:
         "runs": len(runs),
         "potential": provenance.get("potential"),
         "deliverables": sorted(
-            p.name
-            for p in (campaign.root / n for n in ("candidates.csv", "results.parquet", "cifs"))
-            if p.exists()
+            p.name for p in (campaign.root / n for n in DELIVERABLES) if p.exists()
         ),
     }

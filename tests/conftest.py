@@ -25,6 +25,13 @@ def small_workflow(**overrides: Any) -> dict[str, Any]:
     space["prototypes"] = ["layered-o3-AMX2", "perovskite-AMX3"]
     space["framework_cations"] = ["Fe", "Cr", "Co", "Zn"]
     space["anions"] = ["O", "Cl"]
+    data["stages"]["rank"] = {  # the quickstart's ranking before it took a profile
+        "objectives": {
+            "energy_above_hull_per_atom": {"weight": 1.0, "direction": "minimize"},
+            "specific_energy": {"weight": 1.0, "direction": "maximize"},
+        },
+        "constraints": {"energy_above_hull_per_atom": {"max": 0.1}},
+    }
     for key, value in overrides.items():
         target = data
         *path, last = key.split(".")
@@ -83,3 +90,33 @@ def pytest_addoption(parser):
     parser.addoption(
         "--update-golden", action="store_true", help="rewrite golden files from the output"
     )
+
+
+_BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    """Path of a headless-capable Chromium; installed from Debian when missing and the
+    tests run as root with apt (CI), else the test is skipped with the reason."""
+    import os
+    import shutil
+    import subprocess
+
+    found = next((shutil.which(b) for b in _BROWSERS if shutil.which(b)), None)
+    if found:
+        return found
+    if os.geteuid() != 0 or shutil.which("apt-get") is None:
+        pytest.skip("no chromium: install Debian's chromium package to run the report test")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for command in (
+        ["apt-get", "update", "-qq"],
+        ["apt-get", "install", "-y", "-qq", "--no-install-recommends", "chromium"],
+    ):
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=900)
+        if done.returncode != 0:
+            pytest.fail(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
+    found = next((shutil.which(b) for b in _BROWSERS if shutil.which(b)), None)
+    if not found:
+        pytest.fail("apt-get installed chromium but no chromium binary is on PATH")
+    return found

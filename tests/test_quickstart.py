@@ -143,3 +143,44 @@ def test_readme_python_example(campaign, tmp_path, monkeypatch):
     assert namespace["relaxed"].value("relax_converged") is True
     assert namespace["md"].value("md_diffusivity")["1000"] > 0
     assert (tmp_path / "md-runs").is_dir()
+
+
+def test_quickstart_delivers_everything_consistently(campaign, chromium, tmp_path):
+    """Every deliverable exists, agrees with results.parquet, and the report opens in a
+    real browser showing the top candidate."""
+    from openpyxl import load_workbook
+
+    import screen
+    from screen.deliverables.report import fmt_pm
+    from tests.browser import dump_dom, js_errors, script_finished
+    from tests.deliverable_checks import (
+        assert_csv_matches_parquet,
+        assert_report_lists_ranked_in_order,
+    )
+
+    out, _ = campaign
+    with (out / "candidates.csv").open() as fh:
+        rows = list(csv.DictReader(fh))
+    assert assert_csv_matches_parquet(out) >= 10 * len(rows)
+    assert assert_report_lists_ranked_in_order(out)
+    assert len(list((out / "cifs").glob("*.cif"))) == len(rows)
+    sheet = load_workbook(out / "candidates.xlsx", read_only=True)["candidates"]
+    assert sum(1 for _ in sheet.iter_rows()) == len(rows) + 1
+    shortlist = screen.load_candidates(out)
+    assert [r.id for r in shortlist] == [row["id"] for row in rows]
+
+    best = shortlist[0]
+    # the stationary profile, and the hull error of CHGNet's benchmark carried through
+    assert "profile stationary" in best.properties["rank_score"].method
+    assert best.properties["energy_above_hull_per_atom"].uncertainty == pytest.approx(
+        0.079, abs=1e-3
+    )
+    assert best.properties["rank_score"].uncertainty > 0
+    assert any(r.value("precursor_suggestions") for r in shortlist)
+
+    result = dump_dom(chromium, out / "report.html", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert script_finished(result.stdout) and not js_errors(result.stderr)
+    score = best.properties["rank_score"]
+    assert best.formula in result.stdout
+    assert fmt_pm(score.value, score.uncertainty) in result.stdout

@@ -114,7 +114,9 @@ def test_unknown_rank_objective_lists_rankable(tmp_path):
 
 def test_unknown_key_inside_objective_mapping(tmp_path):
     data = quickstart_data()
-    data["stages"]["rank"]["objectives"]["energy_above_hull_per_atom"]["wieght"] = 2
+    data["stages"]["rank"]["objectives"] = {
+        "energy_above_hull_per_atom": {"direction": "minimize", "wieght": 2}
+    }
     (problem,) = problems_of(tmp_path, data)
     assert problem.key == "stages.rank.objectives.energy_above_hull_per_atom.wieght"
     assert "allowed here: weight, direction" in problem.message

@@ -122,7 +122,8 @@ def run(
         ) from None
     console.print(funnel_table(result.funnel))
     console.print(
-        f"{len(result.ranked())} ranked candidates: {result.root / 'candidates.csv'}",
+        f"{len(result.ranked())} ranked candidates: {result.root / 'candidates.csv'}"
+        + (f"; report: {report}" if (report := result.root / "report.html").is_file() else ""),
         highlight=False,
     )
 

@@ -1,1 +1,1 @@
-"""Deliverables: candidates.csv, CIFs, results.parquet, funnel, provenance."""
+"""Deliverables: candidates.csv/.xlsx/.json, CIFs, report.html, results.parquet, funnel."""

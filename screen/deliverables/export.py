@@ -1,6 +1,11 @@
 """Write the deliverables of a campaign.
 
-candidates.csv  ranked candidates, one row each, units in the column names
+candidates.csv  ranked candidates, one row each, units in the column names, standard
+                uncertainties in their own columns, the score's per-objective breakdown,
+                confidence flags and precursor suggestions
+candidates.xlsx the same table (numbers as numbers) plus a sheet of units and methods
+candidates.json the ranked records for the Python API (every property with its unit,
+                uncertainty and method; recipe, structures, provenance)
 cifs/           one symmetrized CIF per ranked candidate (relaxed structure)
 results.parquet every record (also those that left the funnel), with exact structures as
                 JSON, every property's value as a column (unit and method in the field
@@ -28,6 +33,9 @@ from screen.store.atomic import atomic_write_bytes, atomic_write_text
 #: (column, property name) of candidates.csv; the unit is appended to the column name
 CSV_PROPERTIES = (
     "rank_score",
+    "pareto_front",
+    "pareto_probability",
+    "constraint_probability",
     "formation_energy_per_atom",
     "energy_above_hull_per_atom",
     "hull_distance_per_atom",
@@ -65,12 +73,25 @@ CSV_PROPERTIES = (
     "critical_elements",
     "critical_mass_fraction",
     "hhi_production",
+    "hhi_reserve",
     "element_cost",
+    "confidence_flags",
+    "precursor_suggestions",
 )
 
 
 #: properties whose standard uncertainty gets its own column ("<name> uncertainty [unit]")
-CSV_UNCERTAINTIES = ("md_activation_energy", "diffusivity_300K", "conductivity_300K")
+CSV_UNCERTAINTIES = (
+    "rank_score",
+    "formation_energy_per_atom",
+    "energy_above_hull_per_atom",
+    "hull_distance_per_atom",
+    "energy_above_hull_charged",
+    "average_voltage",
+    "md_activation_energy",
+    "diffusivity_300K",
+    "conductivity_300K",
+)
 
 
 def _uncertainty(record: Record, name: str) -> Any:
@@ -81,6 +102,11 @@ def _uncertainty(record: Record, name: str) -> Any:
 def _column(name: str) -> str:
     unit = PROPERTIES[name].unit if name in PROPERTIES else ""
     return f"{name} [{unit}]" if unit else name
+
+
+def _uncertainty_column(name: str) -> str:
+    unit = PROPERTIES[name].unit if name in PROPERTIES else ""
+    return f"{name} uncertainty [{unit}]" if unit else f"{name} uncertainty"
 
 
 def _cell(value: Any) -> Any:
@@ -110,41 +136,103 @@ def cif_name(record: Record) -> str:
     return f"{int(record.number('rank')):03d}_{record.formula}_{record.id}.cif"
 
 
-def candidates_csv(records: list[Record], potential: str) -> str:
-    """CSV text of the ranked candidates."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
+def _breakdown(record: Record) -> dict[str, float]:
+    value = record.value("score_breakdown")
+    return value if isinstance(value, dict) else {}
+
+
+def score_objectives(records: list[Record]) -> list[str]:
+    """The ranking objectives, in the order of the score breakdown."""
+    names: list[str] = []
+    for record in ranked(records):
+        for name in _breakdown(record):
+            if name not in names:
+                names.append(name)
+    return names
+
+
+def change_label(recipe: dict[str, Any]) -> str:
+    """The substitution or ion exchange of a recipe, e.g. 'M=Fe X=O' or 'Li->Na'."""
+    substitution = recipe.get("substitution") or {}
+    change = " ".join(f"{k}={v}" for k, v in sorted(substitution.items()))
+    change += " ".join(f"{k}->{v}" for k, v in sorted(recipe.get("exchange", {}).items()))
+    return change
+
+
+def candidate_table(records: list[Record], potential: str) -> tuple[list[str], list[list[Any]]]:
+    """Header and rows of the candidate table (CSV and spreadsheet), best first."""
+    objectives = score_objectives(records)
     header = ["rank", "id", "formula", "origin", "generator", "substitution", "working_ion"]
     header += [_column(name) for name in CSV_PROPERTIES]
-    header += [_column(name).replace(" [", " uncertainty [", 1) for name in CSV_UNCERTAINTIES]
-    header += ["potential", "cif"]
-    writer.writerow(header)
+    header += [_uncertainty_column(name) for name in CSV_UNCERTAINTIES]
+    header += [f"score: {name}" for name in objectives]
+    header += ["recipe", "potential", "cif"]
+    rows = []
     for record in ranked(records):
         recipe = record.provenance.get("recipe", {})
-        substitution = recipe.get("substitution") or {}
-        change = " ".join(f"{k}={v}" for k, v in sorted(substitution.items()))
-        change += " ".join(f"{k}->{v}" for k, v in sorted(recipe.get("exchange", {}).items()))
+        breakdown = _breakdown(record)
         row = [
             int(record.number("rank")),
             record.id,
             record.formula,
             recipe_label(recipe),
             recipe.get("generator", ""),
-            change,
+            change_label(recipe),
             record.provenance.get("working_ion") or "",
         ]
         row += [_cell(record.value(name, "")) for name in CSV_PROPERTIES]
         row += [_uncertainty(record, name) for name in CSV_UNCERTAINTIES]
-        row += [potential, f"cifs/{cif_name(record)}"]
-        writer.writerow(row)
+        row += [breakdown.get(name, "") for name in objectives]
+        row += [json.dumps(recipe, sort_keys=True, default=str), potential]
+        row += [f"cifs/{cif_name(record)}"]
+        rows.append(row)
+    return header, rows
+
+
+def candidates_csv(records: list[Record], potential: str) -> str:
+    """CSV text of the ranked candidates."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    header, rows = candidate_table(records, potential)
+    writer.writerow(header)
+    writer.writerows(rows)
     return buffer.getvalue()
 
 
+def candidates_json(records: list[Record], potential: str) -> str:
+    """JSON of the ranked candidates, best first, for the Python API.
+
+    ``{"potential": ..., "candidates": [record, ...]}``, each record as
+    :meth:`screen.records.Record.model_dump` (properties with value, unit, uncertainty,
+    method, model; initial and relaxed structures as pymatgen dicts; provenance; status).
+    ``screen.load_candidates(path)`` reads it back into records.
+    """
+    payload = {
+        "format": "batscreen-candidates",
+        "version": 1,
+        "potential": potential,
+        "candidates": [r.model_dump(mode="json") for r in ranked(records)],
+    }
+    return json.dumps(payload, indent=1, default=str)
+
+
+def load_candidates(path: str | Path) -> list[Record]:
+    """Ranked records from a campaign's candidates.json (or the campaign directory)."""
+    path = Path(path)
+    if path.is_dir():
+        path = path / "candidates.json"
+    data = json.loads(path.read_text())
+    if not isinstance(data, dict) or data.get("format") != "batscreen-candidates":
+        raise ValueError(f"{path}: not a batscreen candidates.json (no 'format' field)")
+    return [Record.model_validate(item) for item in data["candidates"]]
+
+
 def cif_text(structure: Structure, symprec: float) -> str:
-    """A symmetrized CIF that reads back to the same structure, else a P1 CIF.
+    """A symmetrized CIF that reads back to the same crystal, else a P1 CIF.
 
     Symmetrizing a slightly distorted relaxed cell with a loose tolerance can generate
-    overlapping sites; the CIF is re-read and checked before it is delivered.
+    overlapping sites; the CIF is re-read and checked before it is delivered (the same
+    crystal, possibly in its conventional cell).
     """
     from pymatgen.io.cif import CifWriter
 
@@ -153,11 +241,26 @@ def cif_text(structure: Structure, symprec: float) -> str:
         try:
             text = str(CifWriter(structure, symprec=symprec))
             back = Structure.from_str(text, fmt="cif")
-            if len(back) == len(structure) and back.composition == structure.composition:
+            if _same_crystal(back, structure):
                 return text
         except Exception:  # spglib or the CIF parser gave up: fall back to P1
             pass
         return str(CifWriter(structure))
+
+
+def _same_crystal(a: Structure, b: Structure) -> bool:
+    """Same crystal in any cell.
+
+    A symmetrized CIF may use the conventional cell (e.g. the hexagonal setting of a
+    rhombohedral primitive cell, three times the atoms).
+    """
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    if a.composition.reduced_composition != b.composition.reduced_composition:
+        return False
+    if len(a) == len(b) and a.composition == b.composition:
+        return True
+    return bool(StructureMatcher(primitive_cell=True, scale=False).fit(a, b))
 
 
 def write_cifs(directory: Path, records: list[Record], symprec: float) -> list[Path]:
@@ -242,10 +345,14 @@ def write_results_parquet(path: Path, records: list[Record]) -> None:
 def write_deliverables(
     out: Path, records: list[Record], *, potential: str, cif: bool, symprec: float
 ) -> None:
-    """candidates.csv, cifs/ and results.parquet in ``out``."""
+    """candidates.csv/.xlsx/.json, cifs/ and results.parquet in ``out``."""
+    from screen.deliverables.spreadsheet import candidates_xlsx
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     if cif:
         write_cifs(out / "cifs", records, symprec)
     atomic_write_text(out / "candidates.csv", candidates_csv(records, potential))
+    atomic_write_bytes(out / "candidates.xlsx", candidates_xlsx(records, potential))
+    atomic_write_text(out / "candidates.json", candidates_json(records, potential))
     write_results_parquet(out / "results.parquet", records)

@@ -278,6 +278,15 @@ def _physical_candidates(
     return kept
 
 
+def _hull_sigma_note(card: Any) -> str:
+    if card.hull_sigma() is None:
+        return ""
+    return (
+        f"; uncertainty {card.hull_sigma()} eV/atom = sqrt(pi/2) x the model's Matbench "
+        f"Discovery hull MAE {card.hull_mae_eV_per_atom} eV/atom (against DFT)"
+    )
+
+
 def _hull_method(provider: ReferenceProvider, potential: Potential, include: bool) -> str:
     text = (
         f"pymatgen PhaseDiagram of {provider.name} references"
@@ -326,18 +335,23 @@ def _estimate_one(
         record.set_property(
             "formation_energy_per_atom", ef, unit="eV/atom", method=method, model=potential.identity
         )
+        sigma = potential.card.hull_sigma()
         record.set_property(
             "energy_above_hull_per_atom",
             assessment.energy_above_hull_per_atom,
             unit="eV/atom",
-            method=method,
+            method=method + _hull_sigma_note(potential.card),
+            uncertainty=sigma,
             model=potential.identity,
         )
         record.set_property(
             "hull_distance_per_atom",
             assessment.hull_distance_per_atom,
             unit="eV/atom",
-            method=method + "; negative: distance below the hull of the other compositions",
+            method=method
+            + "; negative: distance below the hull of the other compositions"
+            + _hull_sigma_note(potential.card),
+            uncertainty=sigma,
             model=potential.identity,
         )
         record.set_property(
@@ -539,7 +553,8 @@ def _electrode(
         "energy_above_hull_charged",
         charged_hull.energy_above_hull_per_atom,
         unit="eV/atom",
-        method="hull of the candidate's chemical system; " + how,
+        method="hull of the candidate's chemical system; " + how + _hull_sigma_note(potential.card),
+        uncertainty=potential.card.hull_sigma(),
         model=potential.identity,
     )
     record.provenance["charged_end_member"] = {

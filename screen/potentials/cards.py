@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import importlib.util
+import math
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -58,7 +59,22 @@ class ModelCard(BaseModel):
     supported_dtypes: list[Literal["float32", "float64"]]
     cutoff_angstrom: float
     citation: str
+    hull_mae_eV_per_atom: float | None = Field(
+        default=None,
+        ge=0,
+        description="mean absolute error of the energy above the hull on Matbench Discovery "
+        "(unique prototypes); sets the uncertainty of hull distances (sigma = MAE sqrt(pi/2))",
+    )
     parameters: dict[str, Any] = Field(default_factory=dict)
+
+    def hull_sigma(self) -> float | None:
+        """Standard uncertainty of a hull distance (eV/atom), None without a benchmark.
+
+        For a Gaussian error whose mean absolute value is the benchmark MAE.
+        """
+        if self.hull_mae_eV_per_atom is None:
+            return None
+        return round(self.hull_mae_eV_per_atom * math.sqrt(math.pi / 2.0), 4)
 
     def checkpoint_path(self) -> Path | None:
         """Local path of the weights (None for a potential without any)."""

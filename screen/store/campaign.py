@@ -9,7 +9,7 @@ Layout::
     stages/<i>-<stage>/plan.json       shards of a per-record stage
     stages/<i>-<stage>/shard-NNNN.journal.jsonl / shard-NNNN.jsonl
     references/<potential>.json  elemental reference energies
-    candidates.csv, results.parquet, funnel.json, funnel.txt, cifs/   deliverables
+    candidates.csv/.xlsx/.json, report.html, results.parquet, funnel.json/.txt, cifs/
 
 A directory that holds another campaign (a different fingerprint) is refused, and a new
 campaign directory appears only complete (created under a temporary name, then renamed).
@@ -45,6 +45,19 @@ class CampaignDirectoryError(RuntimeError):
 def fingerprint(workflow: Workflow) -> str:
     """sha256 of the workflow's identity (everything but execution settings)."""
     return hashlib.sha256(canonical_json(workflow.identity()).encode()).hexdigest()
+
+
+def _stored_fingerprint(root: Path) -> str | None:
+    """Fingerprint of the campaign's workflow.yaml read by this version (None: unreadable).
+
+    A field added in a newer version takes its default here, so a campaign started before
+    the field existed keeps its identity when the workflow leaves the field at its default.
+    """
+    try:
+        data = yaml.safe_load((root / "workflow.yaml").read_text())
+        return fingerprint(Workflow.model_validate(data))
+    except Exception:  # moved structure files, an older format: not the same campaign
+        return None
 
 
 def _differences(a: Any, b: Any, prefix: str = "") -> list[str]:
@@ -84,6 +97,11 @@ class Campaign:
         meta_path = root / CAMPAIGN_FILE
         if meta_path.is_file():
             meta = json.loads(meta_path.read_text())
+            if meta.get("fingerprint") != fp and _stored_fingerprint(root) == fp:
+                # made by an older batscreen whose workflow lacked fields now at their
+                # defaults: the same campaign; record the identity in today's form
+                meta = {**meta, "fingerprint": fp, "identity": workflow.identity()}
+                atomic_write_text(meta_path, json.dumps(meta, indent=1))
             if meta.get("fingerprint") != fp:
                 diff = _differences(meta.get("identity", {}), workflow.identity())
                 shown = ", ".join(diff[:6]) + (" ..." if len(diff) > 6 else "")

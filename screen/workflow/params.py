@@ -457,11 +457,54 @@ def _default_objectives() -> dict[str, Objective]:
 
 
 class RankParams(Frozen):
-    """Weighted-score ranking (min-max normalised objectives, weights sum-normalised)."""
+    """Ranking: hard constraints, a weighted score, Pareto fronts, with uncertainties.
 
+    Objectives are min-max normalised and weighted (weights sum-normalised); the records
+    meeting every constraint are also sorted into Pareto fronts over the objectives.
+    Property uncertainties enter by Monte Carlo: the score's standard deviation and the
+    probability of being on the first front; the probability of meeting the constraints
+    assumes independent Gaussian errors.
+    """
+
+    profile: str | None = Field(
+        default=None,
+        description="application profile from workflows/profiles/ (drones-aviation, "
+        "heavy-duty, stationary); its objectives and constraints for the campaign's role "
+        "fill in those the workflow does not give",
+    )
+    drop: list[str] = Field(
+        default_factory=list, description="profile objectives/constraints to leave out"
+    )
     objectives: dict[str, Objective] = Field(default_factory=_default_objectives)
     constraints: dict[str, Bounds] = Field(default_factory=dict)
+    order_by: Literal["score", "pareto"] = Field(
+        default="score",
+        description="score: by weighted score; pareto: by Pareto front, then score",
+    )
     top_n: int | None = Field(default=None, gt=0, description="keep only the best N")
+    uncertainty_samples: int = Field(
+        default=512, ge=0, le=100000, description="Monte Carlo draws (0: no propagation)"
+    )
+    seed: int = Field(default=0, description="seed of the Monte Carlo draws")
+
+    @classmethod
+    def from_profile(cls, profile: str, role: str = "cathode", **overrides: Any) -> RankParams:
+        """Ranking of an application profile for a role, with optional overrides."""
+        from screen.ranking.profiles import merge_profile
+
+        return cls.model_validate(merge_profile({"profile": profile, **overrides}, role))
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, profile: str | None) -> str | None:
+        from screen.ranking.profiles import profile_names
+
+        if profile is not None and profile not in profile_names():
+            raise ValueError(
+                f"unknown profile {profile!r}; shipped (workflows/profiles/): "
+                + ", ".join(profile_names())
+            )
+        return profile
 
     @field_validator("objectives")
     @classmethod
@@ -494,6 +537,14 @@ class DeliverParams(Frozen):
 
     cif: bool = Field(default=True, description="one symmetrized CIF per ranked candidate")
     symprec: float = Field(default=0.1, gt=0, description="symmetry tolerance for CIFs (Å)")
+    precursors: bool = Field(
+        default=True,
+        description="suggest balanced solid-state routes from common non-critical precursors",
+    )
+    report: bool = Field(default=True, description="write the self-contained report.html")
+    report_cards: int = Field(
+        default=10, ge=0, description="candidates with a detailed card in the report"
+    )
 
 
 class Stages(Frozen):

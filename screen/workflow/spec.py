@@ -70,6 +70,28 @@ class Workflow(Frozen):
     stages: Stages = Field(default_factory=Stages)
     execution: Execution = Field(default_factory=Execution)
 
+    @model_validator(mode="before")
+    @classmethod
+    def _rank_profile(cls, data: Any) -> Any:
+        """Fill in the objectives and constraints of ``stages.rank.profile`` for the role."""
+        if not isinstance(data, dict):
+            return data
+        stages = data.get("stages")
+        if not isinstance(stages, dict):
+            return data
+        rank = stages.get("rank")
+        if not isinstance(rank, dict) or not rank.get("profile"):
+            return data
+        from screen.ranking.profiles import ProfileError, merge_profile
+
+        space = data.get("chemical_space")
+        role = space.get("role", "cathode") if isinstance(space, dict) else "cathode"
+        try:
+            merged = merge_profile(rank, str(role))
+        except ProfileError:  # reported where it belongs: stages.rank.profile, with the rest
+            return data
+        return {**data, "stages": {**stages, "rank": merged}}
+
     @field_validator("name")
     @classmethod
     def _slug(cls, name: str) -> str:
@@ -84,6 +106,11 @@ class Workflow(Frozen):
         problem = feasibility_problem(self.chemical_space, self.stages.generate)
         if problem:
             raise ValueError(problem)
+        profile = self.stages.rank.profile
+        if profile:
+            from screen.ranking.profiles import profile_ranking
+
+            profile_ranking(profile, self.chemical_space.role)  # ValueError: role not covered
         estimate = self.stages.estimate
         theirs = estimate.hull.reference_convention()
         if estimate.formation_energy and theirs is not None:
