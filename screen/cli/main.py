@@ -144,6 +144,50 @@ def funnel_table(rows: list[Any]) -> Table:
 
 
 @app.command()
+def search(
+    file: Annotated[Path, typer.Argument(help="workflow file with a 'search' section")],
+    out: Annotated[Path, typer.Option("--out", "-o", help="search directory")],
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="log progress details")] = False,
+) -> None:
+    """Guided search (Optuna): propose, evaluate in batches, learn; resume or join a study.
+
+    Several processes (e.g. SLURM array tasks) may run this on the same --out directory at
+    once: they share the study's journal file and never evaluate a stored result again.
+    """
+    from screen.potentials.cards import PotentialUnavailable
+    from screen.search.campaign import search as run_search
+    from screen.search.space import SearchSpaceError
+    from screen.workflow.load import WorkflowError, load_workflow
+
+    _setup_logging(verbose)
+    try:
+        workflow = load_workflow(file)
+    except WorkflowError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    if workflow.search is None:
+        raise _fail(f"{file}: no 'search' section (search: {{budget: N, ...}}); see docs/search.md")
+    params = workflow.search
+    console.print(
+        f"search [bold]{workflow.name}[/] -> {out}: {params.sampler}, budget {params.budget} "
+        f"evaluations, batches of {params.batch_size}",
+        highlight=False,
+    )
+    try:
+        result = run_search(workflow, out)
+    except (SearchSpaceError, PotentialUnavailable) as exc:
+        raise _fail(str(exc)) from None
+    except KeyboardInterrupt:
+        err.print("[yellow]interrupted[/]: rerun the same command to resume", highlight=False)
+        raise typer.Exit(EXIT_INTERRUPTED) from None
+    console.print(
+        f"{result.trials} trials, {result.evaluations} evaluations, {result.feasible} feasible; "
+        f"{out / 'candidates.csv'}, {out / 'search.json'}",
+        highlight=False,
+    )
+
+
+@app.command()
 def init(
     name: Annotated[str, typer.Argument(help="campaign name; writes NAME.yaml")],
     source: Annotated[

@@ -547,6 +547,57 @@ class DeliverParams(Frozen):
     )
 
 
+class SearchParams(Frozen):
+    """Guided search: an Optuna study proposes candidates instead of enumerating them all.
+
+    Each trial picks a prototype and an element per role; B trials are asked at a time,
+    built, prefiltered, relaxed and estimated as one batch, and told back. Objectives and
+    constraints default to the rank stage's; constraints are Optuna constraints
+    (infeasible trials rank below every feasible one), never penalties on the objective.
+    """
+
+    strategy: Literal["optuna"] = "optuna"
+    sampler: Literal["tpe", "nsga2", "random", "qmc"] = Field(
+        default="tpe",
+        description="tpe (one or more objectives), nsga2 (several objectives), random or "
+        "qmc (baselines)",
+    )
+    budget: int = Field(gt=0, description="candidates evaluated (relaxed and estimated)")
+    batch_size: int = Field(default=8, gt=0, description="trials asked and evaluated together")
+    objectives: dict[str, Objective] | None = Field(
+        default=None, description="default: stages.rank.objectives"
+    )
+    constraints: dict[str, Bounds] | None = Field(
+        default=None, description="default: stages.rank.constraints"
+    )
+    n_startup_trials: int | None = Field(
+        default=None, ge=1, description="random trials before the model (default: batch_size)"
+    )
+    max_trials: int | None = Field(
+        default=None,
+        gt=0,
+        description="stop after this many trials even below budget (default: 20 x budget: "
+        "repeated and infeasible proposals cost no evaluation)",
+    )
+    seed: int = Field(default=0, description="sampler seed")
+
+    @field_validator("objectives")
+    @classmethod
+    def _objectives(cls, objectives: dict[str, Objective] | None) -> dict[str, Objective] | None:
+        if objectives is not None:
+            if not objectives:
+                raise ValueError("at least one objective is needed")
+            _known_rankable(list(objectives))
+        return objectives
+
+    @field_validator("constraints")
+    @classmethod
+    def _constraints(cls, constraints: dict[str, Bounds] | None) -> dict[str, Bounds] | None:
+        if constraints:
+            _known_rankable(list(constraints))
+        return constraints
+
+
 class Stages(Frozen):
     """Parameters of every stage, in funnel order."""
 

@@ -28,6 +28,7 @@ from screen.workflow.params import (
     PrefilterParams,
     RankParams,
     RelaxParams,
+    SearchParams,
     Stages,
 )
 from screen.workflow.space import ChemicalSpace
@@ -49,6 +50,7 @@ __all__ = [
     "PrefilterParams",
     "RankParams",
     "RelaxParams",
+    "SearchParams",
     "Stages",
     "Workflow",
 ]
@@ -68,6 +70,9 @@ class Workflow(Frozen):
     chemical_space: ChemicalSpace
     potential: PotentialSpec = Field(default_factory=PotentialSpec)
     stages: Stages = Field(default_factory=Stages)
+    search: SearchParams | None = Field(
+        default=None, description="guided search (batscreen search) instead of enumeration"
+    )
     execution: Execution = Field(default_factory=Execution)
 
     @model_validator(mode="before")

@@ -175,6 +175,19 @@ class PrototypeSubstitution:
                 records += self._candidates(template, mapping, space, params)
         return records
 
+    def candidates_for(
+        self,
+        template: _Template,
+        mapping: dict[str, str],
+        space: ChemicalSpace,
+        params: GenerateParams,
+    ) -> list[Record]:
+        """The candidate(s) of one role assignment: what a guided search builds per trial.
+
+        Several records for a prototype with partial occupancies (one per ordering).
+        """
+        return self._candidates(template, mapping, space, params)
+
     def _candidates(
         self,
         template: _Template,
