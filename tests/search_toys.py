@@ -2,8 +2,9 @@
 
 The toy "formation energy" is a fixed function of the composition (mean Pauling
 electronegativity difference), so tests know the best candidates without a potential.
-Run as ``python -m tests.search_toys WORKFLOW OUT SLEEP_S [LOG]`` to search in a separate
-process (shared-journal and kill/resume tests); LOG receives one line per evaluated id.
+Run as ``python -m tests.search_toys WORKFLOW OUT SLEEP_S [LOG [BARRIER]]`` to search in a
+separate process (shared-journal and kill/resume tests); LOG receives one line per
+evaluated id; with BARRIER the processes start together.
 """
 
 from __future__ import annotations
@@ -49,10 +50,20 @@ class ToyEvaluator:
 
 
 def main(argv: list[str]) -> None:
+    """WORKFLOW OUT SLEEP_S [LOG [BARRIER_DIR]]: with a barrier folder, write
+    <pid>.ready there and start searching only once the test creates 'go'."""
+    import os
+
     from screen.search.campaign import search
 
     workflow, out, sleep_s = argv[0], argv[1], float(argv[2])
     log = Path(argv[3]) if len(argv) > 3 else None
+    if len(argv) > 4:
+        barrier = Path(argv[4])
+        (barrier / f"{os.getpid()}.ready").touch()
+        deadline = time.time() + 120
+        while not (barrier / "go").exists() and time.time() < deadline:
+            time.sleep(0.05)
     search(workflow, out, evaluate=ToyEvaluator(sleep_s, log), deliver=False)
 
 

@@ -102,9 +102,11 @@ def test_a_rerun_continues_the_study_and_a_repeat_is_told_not_evaluated(tmp_path
     assert result.evaluations == 6
 
 
-def _worker(wf_path, out, sleep_s, log):
+def _worker(wf_path, out, sleep_s, log, barrier=None):
+    args = [str(wf_path), str(out), str(sleep_s), str(log)]
+    args += [str(barrier)] if barrier else []
     return subprocess.Popen(
-        [sys.executable, "-m", "tests.search_toys", str(wf_path), str(out), str(sleep_s), str(log)],
+        [sys.executable, "-m", "tests.search_toys", *args],
         cwd=REPO,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -116,7 +118,13 @@ def test_two_processes_share_one_journal(tmp_path):
     wf = _workflow(tmp_path, budget=10, batch_size=2)
     out = tmp_path / "out"
     logs = [tmp_path / "a.log", tmp_path / "b.log"]
-    procs = [_worker(tmp_path / "search.yaml", out, 0.3, log) for log in logs]
+    barrier = tmp_path / "barrier"
+    barrier.mkdir()
+    procs = [_worker(tmp_path / "search.yaml", out, 0.5, log, barrier) for log in logs]
+    deadline = time.time() + 120
+    while len(list(barrier.glob("*.ready"))) < 2 and time.time() < deadline:
+        time.sleep(0.05)
+    (barrier / "go").touch()  # both imported and waiting: they start together
     for proc in procs:
         _, err = proc.communicate(timeout=300)
         assert proc.returncode == 0, err[-3000:]

@@ -310,3 +310,35 @@ def test_quickstart_on_slurm_matches_the_local_executor(cluster, tmp_path, capsy
             assert mine[rid][1][name] == pytest.approx(value, rel=1e-6, abs=1e-6), (rid, name)
     with capsys.disabled():
         print(f"\nquickstart: local SLURM {on_slurm:.0f} s, local executor {on_host:.0f} s")
+
+
+def test_search_study_shared_by_an_array_of_two_tasks(cluster, tmp_path):
+    """Two array tasks run `batscreen search` on one directory: one journal, one budget."""
+    import optuna
+    from optuna.storages import JournalStorage
+    from optuna.storages.journal import JournalFileBackend
+
+    data = small_workflow(**{"potential.name": "lennard-jones-toy"})
+    data["stages"]["estimate"]["voltage"] = False
+    data["stages"]["rank"] = {
+        "objectives": {"energy_above_hull_per_atom": {"direction": "minimize"}}
+    }
+    data["search"] = {"sampler": "random", "budget": 10, "batch_size": 2, "seed": 0}
+    wf = write_workflow(tmp_path / "search.yaml", data)
+    out = tmp_path / "out"
+    done = subprocess.run(
+        ["sbatch", "--wait", "--array=0-1", "--partition=debug", "--time=00:10:00",
+         f"--output={tmp_path}/task-%a.log",
+         f"--wrap={BATSCREEN} search {wf} --out {out}"],
+        capture_output=True, text=True, timeout=900, check=False,
+    )  # fmt: skip
+    logs = "".join(p.read_text() for p in sorted(tmp_path.glob("task-*.log")))
+    assert done.returncode == 0, f"{done.stdout}\n{done.stderr}\n{logs}"
+    storage = JournalStorage(JournalFileBackend(str(out / "search" / "journal.log")))
+    study = optuna.load_study(study_name="small", storage=storage)
+    workers = {t.user_attrs.get("worker") for t in study.trials}
+    assert len(workers) == 2, workers  # both tasks asked and told trials
+    evaluations = sum(1 for t in study.trials if t.user_attrs.get("evaluated"))
+    assert 10 <= evaluations <= 10 + 2 * 2
+    assert not [t for t in study.trials if t.state.name == "RUNNING"]
+    assert (out / "candidates.csv").is_file() and (out / "search.json").is_file()

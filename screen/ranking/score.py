@@ -30,7 +30,6 @@ from screen.records import Record
 from screen.workflow.spec import RankParams
 
 STAGE = "rank"
-_MC_BUDGET = 2e9  # comparisons allowed for the Pareto Monte Carlo (samples x n^2 x k)
 
 
 def _numeric(record: Record, name: str) -> float | None:
@@ -151,8 +150,9 @@ def _score(candidates: list[Record], params: RankParams) -> None:
         score_std = (weights * _normalised(draws, lo, hi, sign)).sum(axis=2).std(axis=0)
     costs = -sign * values
     fronts = non_dominated_sort(costs)
-    n, k = values.shape
-    mc = int(min(samples, max(32, _MC_BUDGET / max(1, n * n * k)))) if samples else 0
+    # the front Monte Carlo costs ~6 ms per draw at 1000 candidates: at most 1e6
+    # candidate-draws (>= 64 draws), so 10,000 candidates take seconds, not minutes
+    mc = min(samples, max(64, 1_000_000 // len(candidates))) if samples else 0
     p_front = front_probability(costs, sigmas, mc, rng)
 
     method = _method(params)
