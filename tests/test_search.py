@@ -201,3 +201,13 @@ def test_campaign_evaluator_relaxes_and_estimates_each_batch(tmp_path, lj):
     assert done and all("energy_above_hull_per_atom" in r.properties for r in done)
     assert (tmp_path / "out" / "references").is_dir()  # hull references cached for reruns
     assert (tmp_path / "out" / "candidates.csv").read_text().count("\n") == 1 + len(done)
+
+
+def test_a_budget_larger_than_the_space_stops_when_every_candidate_is_tried(tmp_path):
+    wf = _workflow(tmp_path, cations=("Fe", "Cr"), budget=50, batch_size=4)
+    space = SearchSpace(wf.chemical_space, wf.stages.generate)
+    toy = ToyEvaluator()
+    result = search(wf, tmp_path / "out", evaluate=toy, deliver=False)
+    evaluated = [i for b in toy.batches for i in b]
+    assert len(evaluated) == len(set(evaluated)) == result.evaluations < space.size
+    assert result.trials < 20 * 50  # stopped on exhaustion, not on the trial limit

@@ -188,6 +188,12 @@ def fail_orphans(study: optuna.Study) -> int:
     return failed
 
 
+def _tried(study: optuna.Study) -> int:
+    """Distinct candidates (generator choices) told so far."""
+    trials = study.get_trials(deepcopy=False)
+    return len({t.user_attrs["search_choice"] for t in trials if "search_choice" in t.user_attrs})
+
+
 def _count(study: optuna.Study) -> tuple[int, int]:
     """(trials, evaluations) so far in the whole study."""
     trials = study.get_trials(deepcopy=False)
@@ -252,6 +258,9 @@ def run_search(
         n_trials, n_evaluated = _count(study)
         if n_evaluated >= params.budget or n_trials >= max_trials:
             break
+        if _tried(study) >= space.size:  # every candidate of the space has its result
+            log.info("search: all %d candidates of the space tried", space.size)
+            break
         rounds += 1
         asked = [study.ask() for _ in range(min(params.batch_size, params.budget - n_evaluated))]
         fresh: dict[str, Record] = {}
@@ -308,8 +317,7 @@ def _check_feasible(study: optuna.Study, max_trials: int, space_size: int) -> No
     done = [t for t in trials if "outcome" in t.user_attrs]
     if any(t.user_attrs["outcome"] == "complete" for t in done):
         return
-    tried = {t.user_attrs.get("search_choice") for t in done}
-    if len(trials) >= max_trials or len(tried) >= space_size:
+    if len(trials) >= max_trials or _tried(study) >= space_size:
         reasons: dict[str, int] = {}
         for t in done:
             key = str(t.user_attrs.get("reason", t.user_attrs["outcome"]))
