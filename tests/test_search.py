@@ -211,3 +211,22 @@ def test_a_budget_larger_than_the_space_stops_when_every_candidate_is_tried(tmp_
     evaluated = [i for b in toy.batches for i in b]
     assert len(evaluated) == len(set(evaluated)) == result.evaluations < space.size
     assert result.trials < 20 * 50  # stopped on exhaustion, not on the trial limit
+
+
+def test_candidates_the_generator_rejects_are_not_prefiltered_or_evaluated(tmp_path):
+    from screen.search.loop import _evaluate_batch
+
+    wf = _workflow(tmp_path)
+    space = SearchSpace(wf.chemical_space, wf.stages.generate)
+    records = [space.candidate(p) for p in space.all_proposals()[:4]]
+    records[0].mark("generate", "filtered", "unlikely-substitution", "test")
+    seen: list[str] = []
+
+    def prefilter(batch):
+        seen.extend(r.id for r in batch)
+        return batch
+
+    out = _evaluate_batch(records, ToyEvaluator(), prefilter)
+    assert records[0].id not in seen and len(seen) == 3
+    assert out[records[0].id].exit_stage()[1].reason == "unlikely-substitution"
+    assert all("relax" in out[r.id].status for r in records[1:])

@@ -294,11 +294,12 @@ def _evaluate_batch(
     evaluate: Evaluator,
     prefilter: Callable[[list[Record]], list[Record]] | None,
 ) -> dict[str, Record]:
-    if not records:
-        return {}
-    screened = prefilter(records) if prefilter else records
+    """Prefilter and evaluate the candidates the generator accepted; keep the others."""
+    out = {r.id: r for r in records if not r.active}  # rejected by the generator
+    built = [r for r in records if r.active]
+    screened = prefilter(built) if prefilter and built else built
     active = [r for r in screened if r.active]
-    out = {r.id: r for r in screened if not r.active}
+    out.update({r.id: r for r in screened if not r.active})
     if active:
         for record in evaluate(active):
             out[record.id] = record
