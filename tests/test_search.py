@@ -230,3 +230,24 @@ def test_candidates_the_generator_rejects_are_not_prefiltered_or_evaluated(tmp_p
     assert records[0].id not in seen and len(seen) == 3
     assert out[records[0].id].exit_stage()[1].reason == "unlikely-substitution"
     assert all("relax" in out[r.id].status for r in records[1:])
+
+
+@pytest.mark.parametrize("sampler", ["tpe", "nsga2"])
+def test_multi_objective_search_reports_its_pareto_front(tmp_path, sampler):
+    goals = {
+        "formation_energy_per_atom": {"direction": "minimize"},
+        "element_cost": {"direction": "minimize"},  # set by the prefilter (supply data)
+    }
+    wf = _workflow(tmp_path, sampler=sampler, objectives=goals, budget=8, batch_size=4)
+    result = search(wf, tmp_path / "out", evaluate=ToyEvaluator(), deliver=False)
+    front = json.loads((tmp_path / "out" / "search.json").read_text())["pareto_front"]
+    assert front
+    points = {
+        r.id: (r.number("formation_energy_per_atom"), r.number("element_cost"))
+        for r in result.records
+        if r.active
+    }
+    on_front = {p["record_id"] for p in front}
+    for rid, (e, c) in points.items():  # by the definition, against every evaluated point
+        dominated = any(e2 <= e and c2 <= c and (e2, c2) != (e, c) for e2, c2 in points.values())
+        assert (rid in on_front) == (not dominated), rid

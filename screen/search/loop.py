@@ -356,8 +356,35 @@ def search_result(study: optuna.Study, store: RecordStore, study_name: str) -> S
     )
 
 
+def pareto_front(result: SearchResult, objectives: dict[str, Objective]) -> list[dict[str, Any]]:
+    """The feasible evaluations no other feasible one dominates, over the objectives."""
+    import numpy as np
+
+    from screen.ranking.pareto import first_front
+
+    feasible = [h for h in result.history if h["outcome"] == "complete" and h["values"]]
+    if not feasible:
+        return []
+    sign = np.array([1.0 if o.direction == "minimize" else -1.0 for o in objectives.values()])
+    mask = first_front(np.array([h["values"] for h in feasible]) * sign)
+    names = list(objectives)
+    return [
+        {
+            "record_id": h["record_id"],
+            "formula": h["formula"],
+            "values": dict(zip(names, h["values"], strict=True)),
+        }
+        for h, keep in zip(feasible, mask, strict=True)
+        if keep
+    ]
+
+
 def write_summary(path: Path, result: SearchResult, objectives: dict[str, Objective]) -> None:
-    """search.json: counts, the evaluation history, and the best-so-far trajectory."""
+    """Write search.json: counts, the evaluation history, and the outcome.
+
+    One objective: the best-so-far trajectory; several: the Pareto front of the feasible
+    evaluations.
+    """
     best: list[dict[str, Any]] = []
     if len(objectives) == 1:
         sign = 1.0 if next(iter(objectives.values())).direction == "minimize" else -1.0
@@ -374,6 +401,7 @@ def write_summary(path: Path, result: SearchResult, objectives: dict[str, Object
         "feasible": result.feasible,
         "objectives": {k: v.direction for k, v in objectives.items()},
         "best_trajectory": best,
+        "pareto_front": pareto_front(result, objectives) if len(objectives) > 1 else [],
         "history": result.history,
     }
     atomic_write_text(Path(path), json.dumps(payload, indent=1))
