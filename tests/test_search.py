@@ -251,3 +251,30 @@ def test_multi_objective_search_reports_its_pareto_front(tmp_path, sampler):
     for rid, (e, c) in points.items():  # by the definition, against every evaluated point
         dominated = any(e2 <= e and c2 <= c and (e2, c2) != (e, c) for e2, c2 in points.values())
         assert (rid in on_front) == (not dominated), rid
+
+
+def test_bad_search_sections_are_refused_with_the_field_named(tmp_path):
+    from screen.workflow.load import validate_workflow
+
+    data = small_workflow()
+    data["search"] = {
+        "sampler": "qmc",  # on categorical choices Optuna's QMC is random sampling
+        "budget": 0,
+        "objectives": {"colour": {"direction": "minimize"}},
+    }
+    problems = {p.key: p for p in validate_workflow(write_workflow(tmp_path / "w.yaml", data))}
+    assert set(problems) == {"search.sampler", "search.budget", "search.objectives"}, problems
+    assert "tpe" in problems["search.sampler"].message
+    assert "unknown property colour" in problems["search.objectives"].message
+
+
+def test_cli_search_needs_a_search_section(tmp_path):
+    from typer.testing import CliRunner
+
+    from screen.cli.main import app
+
+    path = write_workflow(tmp_path / "w.yaml", small_workflow())
+    result = CliRunner().invoke(app, ["search", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    assert "no 'search' section" in result.output
+    assert not (tmp_path / "out").exists()

@@ -35,6 +35,17 @@ EXIT_BAD_INPUT = 2
 EXIT_INTERRUPTED = 130
 
 
+def _load_or_exit(file: Path) -> Any:
+    """The workflow of a file, or every problem printed and exit code 2."""
+    from screen.workflow.load import WorkflowError, load_workflow
+
+    try:
+        return load_workflow(file)
+    except WorkflowError as exc:
+        err.print(str(exc), highlight=False, markup=False)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+
+
 def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
@@ -78,14 +89,9 @@ def run(
     """Run a campaign (or resume it: rerun the same command after an interruption)."""
     from screen.potentials.cards import PotentialUnavailable
     from screen.store.campaign import CampaignDirectoryError
-    from screen.workflow.load import WorkflowError, load_workflow
 
     _setup_logging(verbose)
-    try:
-        workflow = load_workflow(file)
-    except WorkflowError as exc:
-        err.print(str(exc), highlight=False, markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    workflow = _load_or_exit(file)
     n_workers: int | str | None = None
     if workers is not None:
         if workers != "auto" and not (workers.isdigit() and int(workers) > 0):
@@ -157,14 +163,9 @@ def search(
     from screen.potentials.cards import PotentialUnavailable
     from screen.search.campaign import search as run_search
     from screen.search.space import SearchSpaceError
-    from screen.workflow.load import WorkflowError, load_workflow
 
     _setup_logging(verbose)
-    try:
-        workflow = load_workflow(file)
-    except WorkflowError as exc:
-        err.print(str(exc), highlight=False, markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+    workflow = _load_or_exit(file)
     if workflow.search is None:
         raise _fail(f"{file}: no 'search' section (search: {{budget: N, ...}}); see docs/search.md")
     params = workflow.search

@@ -133,8 +133,6 @@ def make_sampler(params: SearchParams) -> optuna.samplers.BaseSampler:
             seed=params.seed,
             population_size=max(4, params.batch_size),
         )
-    if params.sampler == "qmc":
-        return optuna.samplers.QMCSampler(seed=params.seed, warn_independent_sampling=False)
     return optuna.samplers.RandomSampler(seed=params.seed)
 
 

@@ -509,9 +509,7 @@ class RankParams(Frozen):
     @field_validator("objectives")
     @classmethod
     def _objectives(cls, objectives: dict[str, Objective]) -> dict[str, Objective]:
-        if not objectives:
-            raise ValueError("at least one objective is needed")
-        _known_rankable(list(objectives))
+        _some_rankable(objectives)
         if sum(o.weight for o in objectives.values()) <= 0:
             raise ValueError("objective weights sum to zero")
         return objectives
@@ -521,6 +519,12 @@ class RankParams(Frozen):
     def _constraints(cls, constraints: dict[str, Bounds]) -> dict[str, Bounds]:
         _known_rankable(list(constraints))
         return constraints
+
+
+def _some_rankable(objectives: dict[str, Objective]) -> None:
+    if not objectives:
+        raise ValueError("at least one objective is needed")
+    _known_rankable(list(objectives))
 
 
 def _known_rankable(names: list[str]) -> None:
@@ -557,10 +561,10 @@ class SearchParams(Frozen):
     """
 
     strategy: Literal["optuna"] = "optuna"
-    sampler: Literal["tpe", "nsga2", "random", "qmc"] = Field(
+    sampler: Literal["tpe", "nsga2", "random"] = Field(
         default="tpe",
-        description="tpe (one or more objectives), nsga2 (several objectives), random or "
-        "qmc (baselines)",
+        description="tpe (one or more objectives), nsga2 (several objectives), random "
+        "(the baseline)",
     )
     budget: int = Field(gt=0, description="candidates evaluated (relaxed and estimated)")
     batch_size: int = Field(default=8, gt=0, description="trials asked and evaluated together")
@@ -585,9 +589,7 @@ class SearchParams(Frozen):
     @classmethod
     def _objectives(cls, objectives: dict[str, Objective] | None) -> dict[str, Objective] | None:
         if objectives is not None:
-            if not objectives:
-                raise ValueError("at least one objective is needed")
-            _known_rankable(list(objectives))
+            _some_rankable(objectives)
         return objectives
 
     @field_validator("constraints")

@@ -172,7 +172,7 @@ class PrototypeSubstitution:
         for proto in selected_prototypes(space, params):
             template = _Template.of(proto)
             for mapping in role_mappings(proto.roles, space):
-                records += self._candidates(template, mapping, space, params)
+                records += self.candidates_for(template, mapping, space, params)
         return records
 
     def candidates_for(
@@ -182,19 +182,10 @@ class PrototypeSubstitution:
         space: ChemicalSpace,
         params: GenerateParams,
     ) -> list[Record]:
-        """The candidate(s) of one role assignment: what a guided search builds per trial.
+        """The candidate(s) of one role assignment (enumeration and guided search alike).
 
         Several records for a prototype with partial occupancies (one per ordering).
         """
-        return self._candidates(template, mapping, space, params)
-
-    def _candidates(
-        self,
-        template: _Template,
-        mapping: dict[str, str],
-        space: ChemicalSpace,
-        params: GenerateParams,
-    ) -> list[Record]:
         proto = template.proto
         composition = template.composition(mapping)
         likelihood = substitution_likelihood(proto, mapping, composition)
