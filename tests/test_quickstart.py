@@ -14,6 +14,7 @@ from pymatgen.core import Composition, Structure
 
 from screen.potentials.cards import get_card
 from screen.store.campaign import STAGE_ORDER
+from tests.campaign_digest import compare_with_golden
 from tests.conftest import QUICKSTART
 
 
@@ -49,6 +50,16 @@ def test_funnel_adds_up_and_is_printed(campaign):
     assert rows["deliver"]["passed"] >= 3
     rank_reasons = {item["reason"] for item in rows["rank"]["left"]}
     assert "missing-property" in rank_reasons  # hosts without redox have no voltage
+
+
+def test_quickstart_matches_its_golden_digest(campaign, request):
+    """Same records, properties and deliverables as the golden run (tests/golden/digests).
+
+    CHGNet runs in float32; the golden run reproduced itself to 1e-12 relative.
+    """
+    out, _ = campaign
+    update = request.config.getoption("--update-golden")
+    assert compare_with_golden(out, "quickstart-chgnet", update=update, rel=1e-6) == []
 
 
 def test_every_ranked_candidate_is_physical(campaign):
