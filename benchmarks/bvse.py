@@ -89,7 +89,7 @@ def main() -> None:
 
     from threadpoolctl import threadpool_limits
 
-    from screen.candidates.chemistry import ION_CHARGE
+    from screen.ions import ION_CHARGE
 
     warnings.filterwarnings("ignore")
     have_bvlain = False

@@ -13,7 +13,9 @@ import json
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from screen.ions import WorkingIonError, check_working_ion
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
@@ -68,9 +70,49 @@ class Record(BaseModel):
     formula: str = Field(description="reduced formula of the structure")
     structure: dict[str, Any] = Field(description="generated structure, Structure.as_dict()")
     relaxed_structure: dict[str, Any] | None = None
-    provenance: dict[str, Any] = Field(default_factory=dict)
+    provenance: dict[str, Any] = Field(
+        default_factory=dict,
+        description="recipe, working_ion (see Record.working_ion), parents, stage notes",
+    )
     properties: dict[str, Property] = Field(default_factory=dict)
     status: dict[str, StageStatus] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _known_working_ion(self) -> Record:
+        ion = self.provenance.get("working_ion")
+        if ion is not None:
+            check_working_ion(ion, f"record {self.id}: provenance.working_ion")
+        return self
+
+    # ----------------------------------------------------------------- working ion
+    @property
+    def working_ion(self) -> str | None:
+        """The mobile ion this candidate is screened for (one of screen.ions.WORKING_IONS).
+
+        Set by the generators (or ``working_ion=`` of the Python API) and kept in the
+        provenance; None for a structure without one.
+        """
+        ion = self.provenance.get("working_ion")
+        return None if ion is None else str(ion)
+
+    def set_working_ion(self, ion: str) -> None:
+        """Give the record its working ion (WorkingIonError for an unsupported one)."""
+        self.provenance["working_ion"] = check_working_ion(ion, f"record {self.id}")
+
+    def working_ion_in_structure(self) -> str | None:
+        """The working ion when the current structure contains it, else None.
+
+        The guard of every ion-dependent estimate (capacity, voltage, window, BVSE, MD).
+        """
+        ion = self.working_ion
+        if ion is None:
+            return None
+        sites = (self.relaxed_structure or self.structure).get("sites", [])
+        for site in sites:
+            for species in site.get("species", []):
+                if species.get("element") == ion and float(species.get("occu", 1.0)) > 0:
+                    return ion
+        return None
 
     # ----------------------------------------------------------------- structures
     def initial_structure(self) -> Structure:
@@ -196,18 +238,32 @@ def structure_sha256(structure: Structure) -> str:
 
 
 def records_from_structures(
-    structures: Iterable[Structure], source: str = "python-api"
+    structures: Iterable[Structure], source: str = "python-api", working_ion: str | None = None
 ) -> list[Record]:
     """Records for user-provided structures (ids derived from the structures)."""
-    return [record_from_structure(s, source=source) for s in structures]
+    return as_records(list(structures), working_ion=working_ion, source=source)
 
 
-def as_records(items: Sequence[Record | Structure]) -> list[Record]:
-    """Accept records or pymatgen Structures (or a mix) and return records."""
+def as_records(
+    items: Sequence[Record | Structure], working_ion: str | None = None, source: str = "python-api"
+) -> list[Record]:
+    """Accept records or pymatgen Structures (or a mix) and return records.
+
+    ``working_ion`` is given to the structures and to records without one; a record made
+    for another ion is an error (WorkingIonError naming both).
+    """
+    if working_ion is not None:
+        check_working_ion(working_ion, "working_ion=")
     out: list[Record] = []
     for item in items:
-        if isinstance(item, Record):
-            out.append(item)
-        else:
-            out.append(record_from_structure(item, source="python-api"))
+        record = item if isinstance(item, Record) else record_from_structure(item, source=source)
+        if working_ion is not None and record.working_ion != working_ion:
+            if record.working_ion is not None:
+                raise WorkingIonError(
+                    f"record {record.id} ({record.formula}) was made for {record.working_ion}, "
+                    f"not working_ion={working_ion!r}"
+                )
+            record = record.copy_for_stage()
+            record.set_working_ion(working_ion)
+        out.append(record)
     return out

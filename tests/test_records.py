@@ -50,3 +50,46 @@ def test_number_rejects_non_numeric(nacl):
     with pytest.raises(KeyError):
         record.number("missing")
     assert json.loads(record.to_json())["properties"]["relax_converged"]["value"] is True
+
+
+def test_working_ion_is_checked_against_the_one_ion_table(nacl):
+    from pydantic import ValidationError
+
+    from screen.ions import ION_CHARGE, WORKING_IONS, vs_metal
+
+    assert WORKING_IONS[:3] == ("Na", "Mg", "Zn") and set(WORKING_IONS) == set(ION_CHARGE)
+    assert vs_metal("Na") == "V vs Na/Na+" and vs_metal("Mg") == "V vs Mg/Mg2+"
+    record = record_from_structure(nacl, working_ion="Na")
+    assert record.working_ion == "Na"
+    assert Record.from_json(record.to_json()).working_ion == "Na"
+    with pytest.raises(ValidationError, match="'Fe' is not a supported working ion; allowed: Na"):
+        record_from_structure(nacl, working_ion="Fe")
+    bad = json.loads(record.to_json())
+    bad["provenance"]["working_ion"] = "na"
+    with pytest.raises(ValidationError, match="provenance.working_ion"):
+        Record.model_validate(bad)
+
+
+def test_working_ion_in_structure_is_the_guard_of_ion_estimates(nacl):
+    na = record_from_structure(nacl, working_ion="Na")
+    assert na.working_ion_in_structure() == "Na"
+    mg = record_from_structure(nacl, working_ion="Mg")  # made for Mg, holds none
+    assert mg.working_ion == "Mg" and mg.working_ion_in_structure() is None
+    assert record_from_structure(nacl).working_ion_in_structure() is None
+    charged = nacl.copy()
+    charged.remove_species(["Na"])
+    na.relaxed_structure = charged.as_dict()
+    assert na.working_ion_in_structure() is None  # the current (relaxed) structure counts
+
+
+def test_as_records_gives_structures_their_working_ion(nacl):
+    from screen.ions import WorkingIonError
+
+    (record,) = as_records([nacl], working_ion="Na")
+    assert record.working_ion == "Na"
+    (again,) = as_records([record_from_structure(nacl)], working_ion="Na")
+    assert again.working_ion == "Na"
+    with pytest.raises(WorkingIonError, match="made for Na, not working_ion='Mg'"):
+        as_records([record], working_ion="Mg")
+    with pytest.raises(WorkingIonError, match="working_ion=: 'Q' is not a supported"):
+        as_records([nacl], working_ion="Q")

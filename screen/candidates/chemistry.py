@@ -9,9 +9,6 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Composition
 
-#: formal charge of each supported working ion (and of the ions it replaces)
-ION_CHARGE = {"Li": 1, "Na": 1, "K": 1, "Mg": 2, "Ca": 2, "Zn": 2, "Al": 3}
-
 
 def _integer_multiple(composition: Composition, largest: int = 24) -> Composition | None:
     """The smallest multiple of a fractional composition with whole-number amounts."""

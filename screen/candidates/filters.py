@@ -86,7 +86,7 @@ def _check_one(
     record: Record, space: ChemicalSpace, params: PrefilterParams, clist: CriticalList
 ) -> None:
     structure = record.initial_structure()
-    working = record.provenance.get("working_ion")
+    working = record.working_ion
     result = assess(
         structure.composition,
         clist,

@@ -178,7 +178,7 @@ def candidate_table(records: list[Record], potential: str) -> tuple[list[str], l
             recipe_label(recipe),
             recipe.get("generator", ""),
             change_label(recipe),
-            record.provenance.get("working_ion") or "",
+            record.working_ion or "",
         ]
         row += [_cell(record.value(name, "")) for name in CSV_PROPERTIES]
         row += [_uncertainty(record, name) for name in CSV_UNCERTAINTIES]
@@ -303,7 +303,7 @@ def results_table(records: list[Record]) -> Any:
             "formula": record.formula,
             "generator": recipe.get("generator"),
             "prototype": recipe.get("prototype"),
-            "working_ion": record.provenance.get("working_ion"),
+            "working_ion": record.working_ion,
             "active": record.active,
             "exit_stage": exit_info[0] if exit_info else None,
             "exit_state": exit_info[1].state if exit_info else None,

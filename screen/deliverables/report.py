@@ -584,7 +584,7 @@ def _recipe_text(record: Record) -> str:
     parts = [recipe_label(recipe), change_label(recipe)]
     if recipe.get("generator"):
         parts.append(f"({recipe['generator']})")
-    ion = record.provenance.get("working_ion")
+    ion = record.working_ion
     if ion:
         parts.append(f"working ion {ion}")
     return " ".join(p for p in parts if p) or "–"

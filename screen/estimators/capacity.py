@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from screen.candidates.chemistry import ION_CHARGE
+from screen.ions import ion_charge
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Composition
@@ -22,4 +22,4 @@ def theoretical_capacity_gravimetric(composition: Composition, working_ion: str)
     x = reduced[working_ion]
     if x <= 0:
         raise ValueError(f"{reduced.reduced_formula} contains no {working_ion}")
-    return ION_CHARGE[working_ion] * FARADAY_C_PER_MOL * float(x) / (3.6 * float(reduced.weight))
+    return ion_charge(working_ion) * FARADAY_C_PER_MOL * float(x) / (3.6 * float(reduced.weight))

@@ -17,8 +17,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from screen.candidates.chemistry import ION_CHARGE, oxidation_states
+from screen.candidates.chemistry import oxidation_states
 from screen.estimators.capacity import FARADAY_C_PER_MOL
+from screen.ions import ion_charge
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Composition, Structure
@@ -99,7 +100,7 @@ def electrode_result(
     Energies are totals of the given cells; the charged cell may be a supercell (it is
     scaled to the discharged cell's amount of host).
     """
-    z = ION_CHARGE[ion]
+    z = ion_charge(ion)
     scale = host_atoms(discharged.composition, ion) / host_atoms(charged.composition, ion)
     x = discharged.composition[ion] - charged.composition[ion] * scale
     if x <= 0:

@@ -15,8 +15,8 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from screen.candidates.chemistry import ION_CHARGE
 from screen.estimators.capacity import theoretical_capacity_gravimetric
+from screen.ions import ion_charge, vs_metal
 from screen.records import Record
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -60,12 +60,6 @@ def make_provider(
     )
 
 
-def vs_metal(ion: str) -> str:
-    """Unit of a potential against the working-ion metal: 'V vs Na/Na+', 'V vs Mg/Mg2+'."""
-    z = ION_CHARGE[ion]
-    return f"V vs {ion}/{ion}+" if z == 1 else f"V vs {ion}/{ion}{z}+"
-
-
 def _phases_text(phases: list[Any]) -> list[str]:
     return [f"{p.label}: {p.atom_fraction:.4g}" for p in phases]
 
@@ -83,7 +77,7 @@ class _Electrodes:
 
         todo: dict[str, Record] = {}
         for record in records:
-            ion = str(record.provenance.get("working_ion"))
+            ion = str(record.working_ion)
             structure = record.current_structure()
             try:
                 x = removable_ions(structure.composition, ion)
@@ -147,7 +141,7 @@ def estimate(
         refs_dir = references_dir or Path(scratch)
         electrodes = _Electrodes()
         if params.voltage and space.role == "cathode":
-            cathodes = [r for r in out if ION_CHARGE.get(r.provenance.get("working_ion", ""))]
+            cathodes = [r for r in out if r.working_ion_in_structure()]
             electrodes.plan_and_relax(cathodes, relax)
         book: HullBook | None = None
         hull_error: str | None = None
@@ -316,8 +310,7 @@ def _estimate_one(
 ) -> None:
     from screen.stability.hull import MissingReferenceError
 
-    ion = record.provenance.get("working_ion")
-    composition = record.current_structure().composition
+    ion = record.working_ion_in_structure()
     flags: list[str] = []
     if params.formation_energy:
         if hull_error is not None or book is None or provider is None:
@@ -370,25 +363,20 @@ def _estimate_one(
                 f"formation energy {ef:.3f} eV/atom outside [{lo}, {hi}]",
             )
             return
-        if (
-            params.electrochemical_window
-            and space.role == "electrolyte"
-            and ion in ION_CHARGE
-            and composition[ion] > 0
-        ):
+        if params.electrochemical_window and space.role == "electrolyte" and ion:
             _window(record, book, entries[record.id], ion, method, flags)
-    if ion in ION_CHARGE and composition[ion] > 0 and space.role == "cathode":
+    if ion and space.role == "cathode":
         if params.capacity:
             record.set_property(
                 "theoretical_capacity_gravimetric",
-                theoretical_capacity_gravimetric(composition, ion),
+                theoretical_capacity_gravimetric(record.current_structure().composition, ion),
                 unit="mAh/g",
-                method=f"z F x / (3.6 M), every {ion} extracted (z = {ION_CHARGE[ion]}), "
+                method=f"z F x / (3.6 M), every {ion} extracted (z = {ion_charge(ion)}), "
                 "M of the discharged formula",
             )
         if params.voltage:
             _electrode(record, potential, book, entries, electrodes, ion, flags)
-    if params.bvse.enabled and ion in ION_CHARGE and composition[ion] > 0:
+    if params.bvse.enabled and ion:
         _bvse(record, ion, params, flags)
     record.set_property(
         "estimate_flags",
@@ -439,10 +427,10 @@ def _window(
 ) -> None:
     from screen.stability.window import stability_window
 
-    window = stability_window(entry, book, ion, ION_CHARGE[ion])
+    window = stability_window(entry, book, ion, ion_charge(ion))
     how = (
         f"grand-potential phase diagram with {ion} open (Richards et al. 2016), "
-        f"V = -(mu_{ion} - mu_{ion}(metal)) / {ION_CHARGE[ion]}; " + method
+        f"V = -(mu_{ion} - mu_{ion}(metal)) / {ion_charge(ion)}; " + method
     )
     if window.stabilised_by_ev_per_atom > 0:
         flags.append("window-of-metastable-phase")
@@ -503,7 +491,7 @@ def _electrode(
         metal.energy_per_atom,
         ion,
     )
-    z = ION_CHARGE[ion]
+    z = ion_charge(ion)
     how = (
         f"discharged {record.formula} and charged {charged.formula} ({ion} removed, ordering by "
         f"Ewald energy) relaxed with {potential.identity.name}; {ion} metal energy from the "

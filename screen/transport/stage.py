@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from screen.candidates.chemistry import ION_CHARGE
+from screen.ions import ion_charge
 from screen.records import Record
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,11 +131,10 @@ def md_records(
         report(record)
 
     for record in out.values():
-        ion = record.provenance.get("working_ion")
-        structure = record.current_structure()
-        if ion not in ION_CHARGE or structure.composition[ion] == 0:
-            skip(record, f"md-skipped: no working ion ({ion}) in {record.formula}")
+        if not record.working_ion_in_structure():
+            skip(record, f"md-skipped: no working ion ({record.working_ion}) in {record.formula}")
             continue
+        structure = record.current_structure()
         supercell, scale = supercell_for_md(structure, params.min_cell_length_angstrom)
         if len(supercell) > params.max_atoms:
             skip(
@@ -181,7 +180,7 @@ def _analyse(
     from screen.transport.diffusion import TrustCriteria, tracer_diffusion
     from screen.transport.md import write_trajectory
 
-    ion = str(record.provenance["working_ion"])
+    ion = str(record.working_ion)
     criteria = TrustCriteria(params.min_hops, params.max_framework_rms_angstrom)
     results = [tracer_diffusion(t, ion, criteria) for t in trajectories]
     paths = []
@@ -258,13 +257,13 @@ def _arrhenius(
         model=model,  # type: ignore[arg-type]
     )
     d300, ln_std = fit.diffusivity(ROOM_TEMPERATURE_K)
-    ion = str(record.provenance["working_ion"])
+    ion = str(record.working_ion)
     structure = record.current_structure()
     sigma = nernst_einstein_conductivity(
         d300,
         int(structure.composition[ion]),
         structure.volume,
-        ION_CHARGE[ion],
+        ion_charge(ion),
         ROOM_TEMPERATURE_K,
     )
     extrapolated = f"{fit_method}, extrapolated to 300 K"
@@ -280,7 +279,7 @@ def _arrhenius(
         "conductivity_300K",
         sigma,
         unit="mS/cm",
-        method=f"{extrapolated}; Nernst-Einstein, z = {ION_CHARGE[ion]}, Haven ratio 1",
+        method=f"{extrapolated}; Nernst-Einstein, z = {ion_charge(ion)}, Haven ratio 1",
         uncertainty=sigma * ln_std,
         model=model,  # type: ignore[arg-type]
     )

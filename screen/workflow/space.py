@@ -6,9 +6,9 @@ from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from screen.ions import WORKING_IONS
 from screen.workflow import catalog
 from screen.workflow.types import (
-    WORKING_IONS,
     AnionToken,
     ElementSymbol,
     Frozen,

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from screen.ions import WORKING_IONS
 from screen.workflow import catalog
 from screen.workflow.params import (
     Bounds,
@@ -32,7 +33,7 @@ from screen.workflow.params import (
     Stages,
 )
 from screen.workflow.space import ChemicalSpace
-from screen.workflow.types import WORKING_IONS, ElementSymbol, Frozen
+from screen.workflow.types import ElementSymbol, Frozen
 
 __all__ = [
     "WORKING_IONS",

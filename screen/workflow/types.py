@@ -9,9 +9,6 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationInfo
 
 from screen.workflow import catalog
 
-#: working ions the toolkit supports; the first three are the project's targets
-WORKING_IONS = ("Na", "Mg", "Zn", "K", "Ca", "Al", "Li")
-
 
 def _check_element(symbol: str) -> str:
     if symbol not in catalog.ELEMENT_SYMBOLS:

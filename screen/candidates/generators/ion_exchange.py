@@ -13,12 +13,12 @@ from __future__ import annotations
 import logging
 from typing import TYPE_CHECKING
 
-from screen.candidates.chemistry import ION_CHARGE
 from screen.candidates.generators.common import ordered_records, scale_to_predicted_volume
 from screen.candidates.generators.substitution import (
     fixed_oxidation_states,
     selected_prototypes,
 )
+from screen.ions import ION_CHARGE
 from screen.records import structure_sha256
 
 if TYPE_CHECKING:  # pragma: no cover
