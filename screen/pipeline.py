@@ -43,7 +43,7 @@ class CampaignResult:
 
     def ranked(self) -> list[Record]:
         """Records that passed every stage, best first."""
-        from screen.deliverables.export import ranked
+        from screen.deliverables.table import ranked
 
         return ranked(self.records)
 
@@ -286,7 +286,9 @@ def run(
         raise ValueError(f"until: unknown stage {until!r}; stages: {', '.join(STAGE_ORDER)}")
     workflow = spec if isinstance(spec, Workflow) else load_workflow(spec)
     if potential is None:
-        workflow.potential.card().identity()  # weights present and verified, or stop here
+        from screen.potentials.weights import verified_identity
+
+        verified_identity(workflow.potential.card())  # weights present and verified, or stop
     campaign = Campaign.open(Path(out) if out is not None else default_out(workflow), workflow)
     runner = _Runner(workflow, campaign, potential, workers or workflow.execution.workers, progress)
     runner.frozen = frozen

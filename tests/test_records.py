@@ -66,7 +66,7 @@ def test_working_ion_is_checked_against_the_one_ion_table(nacl):
         record_from_structure(nacl, working_ion="Fe")
     bad = json.loads(record.to_json())
     bad["provenance"]["working_ion"] = "na"
-    with pytest.raises(ValidationError, match="provenance.working_ion"):
+    with pytest.raises(ValidationError, match=r"provenance\.working_ion"):
         Record.model_validate(bad)
 
 

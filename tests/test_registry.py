@@ -17,9 +17,9 @@ import yaml
 from typer.testing import CliRunner
 
 from screen.cli.main import app
-from screen.potentials.cache import WeightsError, cached_path, fetch
 from screen.potentials.cards import PotentialUnavailable, get_card
 from screen.potentials.registry import backend_factory, load_potential
+from screen.potentials.weights import WeightsError, cached_path, fetch
 from screen.testing import build_random_mace, check_dtype_agreement, check_potential
 
 runner = CliRunner()

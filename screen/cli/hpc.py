@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from screen.cli.main import EXIT_BAD_INPUT, _fail, _setup_logging, app, console, err
+from screen.cli.common import EXIT_BAD_INPUT, app, console, err, fail, setup_logging
 
 
 @app.command()
@@ -35,16 +35,16 @@ def submit(
     from screen.store.campaign import CampaignDirectoryError
     from screen.workflow.load import WorkflowError, load_workflow
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     try:
         workflow = load_workflow(file)
         prof, prof_path = load_profile(profile)
         target = out or default_out(workflow)
         plan = submit_campaign(workflow, target, prof, prof_path, dry_run=dry_run)
     except (WorkflowError, ProfileError, PotentialUnavailable, CampaignDirectoryError) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except SlurmError as exc:
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     shards = ", ".join(f"{k} {v} shard(s)" for k, v in plan.shards.items())
     console.print(f"campaign {workflow.name} -> {plan.root} ({shards})", highlight=False)
     for step, script in plan.scripts.items():
@@ -69,7 +69,7 @@ def task(
     """One SLURM job of a submitted campaign (what the job scripts run)."""
     from screen.hpc.submit import run_task
 
-    _setup_logging(verbose)
+    setup_logging(verbose)
     n: int | str | None = int(workers) if workers and workers.isdigit() else workers
     code = run_task(directory.resolve(), step, shard, n)
     raise typer.Exit(code)
@@ -84,7 +84,7 @@ def resubmit(directory: Annotated[Path, typer.Argument(help="campaign directory"
     try:
         plan = resubmit_campaign(directory)
     except SlurmError as exc:
-        raise _fail(str(exc), code=1) from None
+        raise fail(str(exc), code=1) from None
     if not plan.job_ids:
         console.print("nothing to resubmit: every step is done or still queued")
     for step, job in plan.job_ids.items():

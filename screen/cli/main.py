@@ -7,58 +7,26 @@ unavailable potential), 130 interrupted (rerun the same command to resume).
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-app = typer.Typer(
-    name="batscreen",
-    help="Screen battery materials with machine-learned interatomic potentials.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
+from screen.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    app,
+    console,
+    err,
+    fail,
+    load_or_exit,
+    models_app,
+    setup_logging,
 )
-models_app = typer.Typer(help="Potentials registered by model cards in models/.")
-app.add_typer(models_app, name="models")
 
-# wide output when piped or logged, so tables stay one record per line
-_WIDTH = None if sys.stdout.isatty() else 160
-console = Console(soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, soft_wrap=True, width=_WIDTH)
-
-EXIT_BAD_INPUT = 2
-EXIT_INTERRUPTED = 130
-
-
-def _load_or_exit(file: Path) -> Any:
-    """The workflow of a file, or every problem printed and exit code 2."""
-    from screen.workflow.load import WorkflowError, load_workflow
-
-    try:
-        return load_workflow(file)
-    except WorkflowError as exc:
-        err.print(str(exc), highlight=False, markup=False)
-        raise typer.Exit(EXIT_BAD_INPUT) from None
-
-
-def _fail(message: str, code: int = EXIT_BAD_INPUT) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {message}", highlight=False)
-    return typer.Exit(code)
-
-
-def _setup_logging(verbose: bool) -> None:
-    from rich.logging import RichHandler
-
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(message)s",
-        handlers=[RichHandler(console=err, show_path=False)],
-    )
+__all__ = ["app", "main"]
 
 
 @app.command()
@@ -90,12 +58,12 @@ def run(
     from screen.potentials.cards import PotentialUnavailable
     from screen.store.campaign import CampaignDirectoryError
 
-    _setup_logging(verbose)
-    workflow = _load_or_exit(file)
+    setup_logging(verbose)
+    workflow = load_or_exit(file)
     n_workers: int | str | None = None
     if workers is not None:
         if workers != "auto" and not (workers.isdigit() and int(workers) > 0):
-            raise _fail(f"--workers must be a positive number or 'auto', not {workers!r}")
+            raise fail(f"--workers must be a positive number or 'auto', not {workers!r}")
         n_workers = workers if workers == "auto" else int(workers)
 
     from screen.cli.progress import StageProgress
@@ -108,9 +76,9 @@ def run(
         with StageProgress(console) as progress:
             result = run_campaign(workflow, target, workers=n_workers, progress=progress.update)
     except CampaignDirectoryError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except PotentialUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         err.print(
             "[yellow]interrupted[/]: finished records are saved; run the same command "
@@ -121,7 +89,7 @@ def run(
     except Exception as exc:
         if verbose:
             raise
-        raise _fail(
+        raise fail(
             f"{type(exc).__name__}: {exc} (finished work is saved; rerun with -v for the "
             "traceback, or rerun to resume)",
             code=1,
@@ -164,10 +132,10 @@ def search(
     from screen.search.campaign import search as run_search
     from screen.search.space import SearchSpaceError
 
-    _setup_logging(verbose)
-    workflow = _load_or_exit(file)
+    setup_logging(verbose)
+    workflow = load_or_exit(file)
     if workflow.search is None:
-        raise _fail(f"{file}: no 'search' section (search: {{budget: N, ...}}); see docs/search.md")
+        raise fail(f"{file}: no 'search' section (search: {{budget: N, ...}}); see docs/search.md")
     params = workflow.search
     console.print(
         f"search [bold]{workflow.name}[/] -> {out}: {params.sampler}, budget {params.budget} "
@@ -177,7 +145,7 @@ def search(
     try:
         result = run_search(workflow, out)
     except (SearchSpaceError, PotentialUnavailable) as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except KeyboardInterrupt:
         err.print("[yellow]interrupted[/]: rerun the same command to resume", highlight=False)
         raise typer.Exit(EXIT_INTERRUPTED) from None
@@ -204,16 +172,16 @@ def init(
 
     examples = sorted(p.stem for p in resource_dir("workflows").glob("*.yaml"))
     if source not in examples:
-        raise _fail(f"no example workflow {source!r}; available: {', '.join(examples)}")
+        raise fail(f"no example workflow {source!r}; available: {', '.join(examples)}")
     target = directory / f"{name}.yaml"
     if target.exists():
-        raise _fail(f"{target} exists; choose another name or --dir")
+        raise fail(f"{target} exists; choose another name or --dir")
     lines = (resource_dir("workflows") / f"{source}.yaml").read_text().splitlines(keepends=True)
     text = "".join(f"name: {name}\n" if line.startswith("name:") else line for line in lines)
     try:
         validate_data(yaml.safe_load(text), file=str(target), base_dir=resource_dir("workflows"))
     except WorkflowError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     directory.mkdir(parents=True, exist_ok=True)
     target.write_text(text)
     console.print(f"wrote {target} (from {source}); edit it, then: batscreen run {target}")
@@ -228,7 +196,7 @@ def status(directory: Annotated[Path, typer.Argument(help="campaign directory")]
     try:
         info = summarize(directory)
     except CampaignDirectoryError as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     console.print(
         f"campaign [bold]{info['name']}[/] in {info['root']} (created {info['created_utc']})",
         highlight=False,
@@ -251,9 +219,7 @@ def status(directory: Annotated[Path, typer.Argument(help="campaign directory")]
         p = info["potential"]
         console.print(f"potential: {p['name']} (sha256 {str(p.get('sha256'))[:12]}...)")
     console.print(f"deliverables: {', '.join(info['deliverables']) or 'none yet'}")
-    from screen.cli.hpc import slurm_table
-
-    section = slurm_table(Path(directory))
+    section = hpc.slurm_table(Path(directory))
     if section is not None:
         table, failures = section
         console.print(table)
@@ -277,13 +243,13 @@ def schema(
 
 
 def _weights_state(card: Any) -> str:
-    from screen.potentials.cache import cached_path
     from screen.potentials.cards import PotentialUnavailable
+    from screen.potentials.weights import cached_path, verified_checkpoint
 
     if card.source.kind == "none":
         return "none needed"
     try:
-        card.verified_checkpoint()
+        verified_checkpoint(card)
     except PotentialUnavailable as exc:
         if card.source.kind == "url" and not cached_path(card).is_file():
             return "not cached"
@@ -294,8 +260,8 @@ def _weights_state(card: Any) -> str:
 @models_app.command("list")
 def models_list() -> None:
     """List the registered potentials and whether their weights are available here."""
-    from screen.potentials.cache import cache_root
     from screen.potentials.cards import all_cards
+    from screen.potentials.weights import cache_root
 
     table = Table()
     for col in ("name", "backend", "energy convention", "dtype", "licence", "weights"):
@@ -331,21 +297,21 @@ def models_fetch(
     ] = None,
 ) -> None:
     """Download (or copy) a potential's weights into the cache and verify their sha256."""
-    from screen.potentials.cache import fetch
     from screen.potentials.cards import PotentialUnavailable, get_card
+    from screen.potentials.weights import fetch
 
     try:
         card = get_card(name)
     except KeyError as exc:
-        raise _fail(str(exc.args[0])) from None
+        raise fail(str(exc.args[0])) from None
     if from_file is not None and not from_file.is_file():
-        raise _fail(f"--from-file {from_file}: no such file")
+        raise fail(f"--from-file {from_file}: no such file")
     try:
         path = fetch(card, from_file=from_file)
     except PotentialUnavailable as exc:
-        raise _fail(str(exc)) from None
+        raise fail(str(exc)) from None
     except OSError as exc:
-        raise _fail(
+        raise fail(
             f"cannot download {card.name} from {card.source.url}: {exc}; on a compute node "
             f"without network, fetch on the login node or use --from-file"
         ) from None
@@ -362,7 +328,7 @@ def models_verify(
     cards = all_cards()
     unknown = [n for n in names or [] if n not in cards]
     if unknown:
-        raise _fail(f"no model card named {', '.join(unknown)}; registered: {', '.join(cards)}")
+        raise fail(f"no model card named {', '.join(unknown)}; registered: {', '.join(cards)}")
     bad = 0
     for name in names or list(cards):
         state = _weights_state(cards[name])
@@ -372,7 +338,8 @@ def models_verify(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-from screen.cli import hpc as _hpc  # noqa: E402, F401  (registers submit, task, resubmit, collect)
+# after the commands above, so that `batscreen --help` lists them first
+from screen.cli import hpc  # noqa: E402  (registers submit, task, resubmit, collect)
 
 
 def main() -> None:

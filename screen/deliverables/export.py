@@ -22,171 +22,14 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pymatgen.core import Structure
-
-from screen.properties import PROPERTIES
+from screen.deliverables.table import candidate_table, cif_name, ranked
 from screen.records import Record
 from screen.store.atomic import atomic_write_bytes, atomic_write_text
 
-#: (column, property name) of candidates.csv; the unit is appended to the column name
-CSV_PROPERTIES = (
-    "rank_score",
-    "pareto_front",
-    "pareto_probability",
-    "constraint_probability",
-    "formation_energy_per_atom",
-    "energy_above_hull_per_atom",
-    "hull_distance_per_atom",
-    "decomposition",
-    "average_voltage",
-    "capacity_gravimetric",
-    "capacity_volumetric",
-    "specific_energy",
-    "volume_change_on_charge",
-    "charged_formula",
-    "energy_above_hull_charged",
-    "theoretical_capacity_gravimetric",
-    "reduction_limit",
-    "oxidation_limit",
-    "reduction_products",
-    "oxidation_products",
-    "bvse_barrier",
-    "bvse_barrier_3d",
-    "bvse_dimensionality",
-    "conductivity_300K",
-    "diffusivity_300K",
-    "md_activation_energy",
-    "md_diffusivity",
-    "md_diffusivity_std",
-    "md_flags",
-    "estimate_flags",
-    "energy_per_atom",
-    "relax_converged",
-    "relax_steps",
-    "relax_max_force",
-    "relax_max_stress",
-    "volume_change_relax",
-    "spacegroup_initial",
-    "spacegroup_relaxed",
-    "critical_elements",
-    "critical_mass_fraction",
-    "hhi_production",
-    "hhi_reserve",
-    "element_cost",
-    "confidence_flags",
-    "precursor_suggestions",
-)
-
-
-#: properties whose standard uncertainty gets its own column ("<name> uncertainty [unit]")
-CSV_UNCERTAINTIES = (
-    "rank_score",
-    "formation_energy_per_atom",
-    "energy_above_hull_per_atom",
-    "hull_distance_per_atom",
-    "energy_above_hull_charged",
-    "average_voltage",
-    "md_activation_energy",
-    "diffusivity_300K",
-    "conductivity_300K",
-)
-
-
-def _uncertainty(record: Record, name: str) -> Any:
-    prop = record.properties.get(name)
-    return "" if prop is None or prop.uncertainty is None else prop.uncertainty
-
-
-def _column(name: str) -> str:
-    unit = PROPERTIES[name].unit if name in PROPERTIES else ""
-    return f"{name} [{unit}]" if unit else name
-
-
-def _uncertainty_column(name: str) -> str:
-    unit = PROPERTIES[name].unit if name in PROPERTIES else ""
-    return f"{name} uncertainty [{unit}]" if unit else f"{name} uncertainty"
-
-
-def _cell(value: Any) -> Any:
-    if isinstance(value, list):
-        return "; ".join(map(str, value))
-    if isinstance(value, dict):
-        return json.dumps(value, sort_keys=True)
-    return value
-
-
-def recipe_label(recipe: dict[str, Any]) -> str:
-    """Where a candidate came from, in a few words (prototype, exchanged source, file)."""
-    for key in ("prototype", "source", "file", "material_id"):
-        if recipe.get(key):
-            return str(recipe[key])
-    return str(recipe.get("generator", ""))
-
-
-def ranked(records: list[Record]) -> list[Record]:
-    """Records that passed ranking, best first."""
-    out = [r for r in records if r.active and "rank" in r.properties]
-    return sorted(out, key=lambda r: r.number("rank"))
-
-
-def cif_name(record: Record) -> str:
-    """File name of a ranked record's CIF."""
-    return f"{int(record.number('rank')):03d}_{record.formula}_{record.id}.cif"
-
-
-def _breakdown(record: Record) -> dict[str, float]:
-    value = record.value("score_breakdown")
-    return value if isinstance(value, dict) else {}
-
-
-def score_objectives(records: list[Record]) -> list[str]:
-    """The ranking objectives, in the order of the score breakdown."""
-    names: list[str] = []
-    for record in ranked(records):
-        for name in _breakdown(record):
-            if name not in names:
-                names.append(name)
-    return names
-
-
-def change_label(recipe: dict[str, Any]) -> str:
-    """The substitution or ion exchange of a recipe, e.g. 'M=Fe X=O' or 'Li->Na'."""
-    substitution = recipe.get("substitution") or {}
-    change = " ".join(f"{k}={v}" for k, v in sorted(substitution.items()))
-    change += " ".join(f"{k}->{v}" for k, v in sorted(recipe.get("exchange", {}).items()))
-    return change
-
-
-def candidate_table(records: list[Record], potential: str) -> tuple[list[str], list[list[Any]]]:
-    """Header and rows of the candidate table (CSV and spreadsheet), best first."""
-    objectives = score_objectives(records)
-    header = ["rank", "id", "formula", "origin", "generator", "substitution", "working_ion"]
-    header += [_column(name) for name in CSV_PROPERTIES]
-    header += [_uncertainty_column(name) for name in CSV_UNCERTAINTIES]
-    header += [f"score: {name}" for name in objectives]
-    header += ["recipe", "potential", "cif"]
-    rows = []
-    for record in ranked(records):
-        recipe = record.provenance.get("recipe", {})
-        breakdown = _breakdown(record)
-        row = [
-            int(record.number("rank")),
-            record.id,
-            record.formula,
-            recipe_label(recipe),
-            recipe.get("generator", ""),
-            change_label(recipe),
-            record.working_ion or "",
-        ]
-        row += [_cell(record.value(name, "")) for name in CSV_PROPERTIES]
-        row += [_uncertainty(record, name) for name in CSV_UNCERTAINTIES]
-        row += [breakdown.get(name, "") for name in objectives]
-        row += [json.dumps(recipe, sort_keys=True, default=str), potential]
-        row += [f"cifs/{cif_name(record)}"]
-        rows.append(row)
-    return header, rows
+if TYPE_CHECKING:  # pragma: no cover
+    from pymatgen.core import Structure
 
 
 def candidates_csv(records: list[Record], potential: str) -> str:
@@ -234,6 +77,7 @@ def cif_text(structure: Structure, symprec: float) -> str:
     overlapping sites; the CIF is re-read and checked before it is delivered (the same
     crystal, possibly in its conventional cell).
     """
+    from pymatgen.core import Structure
     from pymatgen.io.cif import CifWriter
 
     with warnings.catch_warnings():

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 
 from screen.deliverables import plots
-from screen.deliverables.export import change_label, ranked, recipe_label
 from screen.deliverables.funnel import FunnelRow
+from screen.deliverables.table import change_label, ranked, recipe_label
 from screen.properties import PROPERTIES
 from screen.records import Property, Record
 from screen.store.atomic import atomic_write_text

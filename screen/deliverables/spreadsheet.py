@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from screen.deliverables.export import CSV_PROPERTIES, CSV_UNCERTAINTIES, candidate_table, ranked
+from screen.deliverables.table import CSV_PROPERTIES, CSV_UNCERTAINTIES, candidate_table, ranked
 from screen.properties import PROPERTIES
 from screen.records import Record
 

@@ -128,7 +128,9 @@ def submit(
                 f"{profile_path}: fill in the site values first ({'; '.join(missing)}); "
                 "--dry-run shows the scripts as they are"
             )
-        workflow.potential.card().identity()  # weights staged, or the staging command
+        from screen.potentials.weights import verified_identity
+
+        verified_identity(workflow.potential.card())  # weights staged, or the staging command
     campaign, shards = prepare(workflow, out)
     scripts = write_scripts(campaign, profile, shards)
     plan = SubmitPlan(campaign.root, scripts, shards)

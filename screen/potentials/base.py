@@ -104,3 +104,18 @@ def resolve_device(device: str) -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for a device (or host) out-of-memory error of torch."""
+    text = str(exc).lower()
+    return "out of memory" in text or type(exc).__name__ == "OutOfMemoryError"
+
+
+def empty_device_cache() -> None:
+    """Hand cached GPU memory back (after an out-of-memory error); nothing without CUDA."""
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is not None and torch.cuda.is_available():
+        torch.cuda.empty_cache()

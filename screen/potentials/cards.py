@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import importlib.util
 import math
 import os
 from pathlib import Path
@@ -12,9 +11,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from screen.records import ModelIdentity
+from screen.checksums import file_sha256_cached
 from screen.resources import resource_dir
-from screen.workflow.catalog import file_sha256
 
 #: How a potential's energies relate to Materials Project energies (see docs/potentials.md):
 #: mp2020-corrected: trained on MP2020-corrected energies (CHGNet 0.3.0): do not correct again;
@@ -76,55 +74,6 @@ class ModelCard(BaseModel):
             return None
         return round(self.hull_mae_eV_per_atom * math.sqrt(math.pi / 2.0), 4)
 
-    def checkpoint_path(self) -> Path | None:
-        """Local path of the weights (None for a potential without any)."""
-        if self.source.kind == "none":
-            return None
-        if self.source.kind == "file":
-            assert self.source.path
-            return Path(self.source.path)
-        if self.source.kind == "url":
-            from screen.potentials.cache import cached_path
-
-            return cached_path(self)
-        assert self.source.package and self.source.path
-        spec = importlib.util.find_spec(self.source.package)
-        if spec is None or not spec.submodule_search_locations:
-            raise PotentialUnavailable(
-                f"model {self.name!r} ships inside the Python package "
-                f"{self.source.package!r}, which is not installed: "
-                f"pip install {self.source.package}"
-            )
-        return Path(next(iter(spec.submodule_search_locations))) / self.source.path
-
-    def verified_checkpoint(self) -> Path | None:
-        """Weights path after checking its sha256 (card, or recorded at first download)."""
-        if self.source.kind == "url":
-            from screen.potentials.cache import verified_cached
-
-            return verified_cached(self)
-        path = self.checkpoint_path()
-        if path is None:
-            return None
-        if not path.is_file():
-            raise PotentialUnavailable(f"weights of {self.name!r} not found at {path}")
-        if self.source.sha256:
-            digest = _sha256_cached(str(path), path.stat().st_mtime_ns)
-            if digest != self.source.sha256:
-                raise PotentialUnavailable(
-                    f"weights {path} of {self.name!r} have sha256 {digest}, the model card "
-                    f"expects {self.source.sha256}; refusing to load a file that differs"
-                )
-        return path
-
-    def identity(self) -> ModelIdentity:
-        """Name, version and weights sha256 (verified before it is reported)."""
-        path = self.verified_checkpoint()
-        sha = self.source.sha256
-        if sha is None and path is not None:
-            sha = _sha256_cached(str(path), path.stat().st_mtime_ns)
-        return ModelIdentity(name=self.name, version=self.version, sha256=sha)
-
     @classmethod
     def for_file(
         cls,
@@ -138,7 +87,7 @@ class ModelCard(BaseModel):
         path = Path(path).resolve()
         if not path.is_file():
             raise PotentialUnavailable(f"model file {path} does not exist")
-        digest = _sha256_cached(str(path), path.stat().st_mtime_ns)
+        digest = file_sha256_cached(path)
         return cls(
             name=f"file:{path.name}",
             backend=backend,
@@ -157,11 +106,6 @@ class ModelCard(BaseModel):
 
 class PotentialUnavailable(RuntimeError):
     """A potential that cannot be loaded here (missing package, weights, bad checksum)."""
-
-
-@functools.cache
-def _sha256_cached(path: str, mtime_ns: int) -> str:
-    return file_sha256(Path(path))
 
 
 def card_dirs() -> list[Path]:

@@ -12,6 +12,7 @@ import numpy as np
 
 from screen.potentials.base import Evaluation
 from screen.potentials.cards import ModelCard
+from screen.potentials.weights import verified_checkpoint, verified_identity
 from screen.records import ModelIdentity
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -26,7 +27,7 @@ class CHGNetPotential:
     def __init__(self, card: ModelCard, device: str = "cpu", dtype: str = "float32"):
         if dtype != "float32":
             raise ValueError("CHGNet runs in float32 only")
-        path = card.verified_checkpoint()
+        path = verified_checkpoint(card)
         from chgnet.model import CHGNet
 
         with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
@@ -38,7 +39,7 @@ class CHGNetPotential:
         self.device = device
         self.dtype = dtype
         self.batch_size = int(card.parameters.get("batch_size", 16))
-        self._identity = card.identity()
+        self._identity = verified_identity(card)
 
     @property
     def identity(self) -> ModelIdentity:

@@ -15,6 +15,7 @@ import numpy as np
 
 from screen.potentials.base import Evaluation
 from screen.potentials.cards import ModelCard
+from screen.potentials.weights import verified_identity
 from screen.records import ModelIdentity
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -57,7 +58,7 @@ class LennardJonesPotential:
         self.slow_formulas = set(card.parameters.get("slow_formulas", []))
         self.seconds_per_call = float(card.parameters.get("seconds_per_call", 0.0))
         self._radius: dict[int, float] = {}
-        self._identity = card.identity()
+        self._identity = verified_identity(card)
 
     @property
     def identity(self) -> ModelIdentity:

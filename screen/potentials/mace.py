@@ -17,6 +17,7 @@ import numpy as np
 
 from screen.potentials.base import Evaluation
 from screen.potentials.cards import ModelCard
+from screen.potentials.weights import verified_checkpoint, verified_identity
 from screen.records import ModelIdentity
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,7 +46,7 @@ class MACEPotential:
     def __init__(self, card: ModelCard, device: str = "cpu", dtype: str = "float32"):
         from mace.tools import utils
 
-        path = card.verified_checkpoint()
+        path = verified_checkpoint(card)
         self.card = card
         self.device = device
         self.dtype = dtype
@@ -53,7 +54,7 @@ class MACEPotential:
         self.z_table = utils.AtomicNumberTable([int(z) for z in self.model.atomic_numbers])
         self.r_max = float(self.model.r_max)
         self.heads = list(getattr(self.model, "heads", None) or ["Default"])
-        self._identity = card.identity()
+        self._identity = verified_identity(card)
 
     @property
     def identity(self) -> ModelIdentity:

@@ -11,6 +11,7 @@ from typing import Any
 
 from screen.potentials.base import Potential, resolve_device
 from screen.potentials.cards import ModelCard, PotentialUnavailable, get_card
+from screen.potentials.weights import verified_identity
 
 ENTRY_POINT_GROUP = "screen.potentials"
 
@@ -58,7 +59,7 @@ class DeferredPotential:
         self.card = name if isinstance(name, ModelCard) else get_card(name)
         self.device = device
         self.dtype = dtype or self.card.default_dtype
-        self._identity = self.card.identity()
+        self._identity = verified_identity(self.card)
         self._loaded: Potential | None = None
 
     @property

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from screen.potentials.base import empty_device_cache, is_out_of_memory
 from screen.relaxation.ase_relax import (
     EV_PER_A3_IN_GPA,
     RelaxationExploded,
@@ -161,11 +162,6 @@ class _Relaxing:
             self.F = x[n:] / self.factor
 
 
-def _is_oom(exc: BaseException) -> bool:
-    text = str(exc).lower()
-    return "out of memory" in text or type(exc).__name__ == "OutOfMemoryError"
-
-
 @dataclass
 class EngineStats:
     """Counters of one engine run (for logs and benchmarks)."""
@@ -240,7 +236,7 @@ def relax_many(
         try:
             evaluation = potential.evaluate(systems)
         except Exception as exc:
-            if _is_oom(exc) and len(active) > 1:
+            if is_out_of_memory(exc) and len(active) > 1:
                 keep = max(1, len(active) // 2)
                 budget = max(1, _atoms(active[:keep]))
                 if pair_budget is not None:
@@ -254,7 +250,7 @@ def relax_many(
                 for item in reversed(active[keep:]):
                     pending.appendleft(item)
                 active = active[:keep]
-                _empty_cache()
+                empty_device_cache()
                 continue
             failed = _isolate(active, systems, potential, exc, finish)
             active = [item for item in active if item not in failed]
@@ -293,14 +289,6 @@ def estimated_pairs(atoms: Atoms, cutoff: float) -> float:
     if volume <= 0:
         return float(n * n)
     return n * (n / volume) * 4.0 / 3.0 * np.pi * cutoff**3
-
-
-def _empty_cache() -> None:
-    import sys
-
-    torch = sys.modules.get("torch")
-    if torch is not None and torch.cuda.is_available():
-        torch.cuda.empty_cache()
 
 
 def _isolate(

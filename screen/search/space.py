@@ -85,11 +85,14 @@ class SearchSpace:
 
     def candidate(self, proposal: Proposal) -> Record:
         """The one candidate record of a proposal (the generator's first ordering)."""
-        from screen.candidates.generators.substitution import PrototypeSubstitution, _Template
+        from screen.candidates.generators.substitution import (
+            PrototypeSubstitution,
+            PrototypeTemplate,
+        )
 
         template = self._templates.get(proposal.prototype)
         if template is None:
-            template = _Template.of(self._protos[proposal.prototype])
+            template = PrototypeTemplate.of(self._protos[proposal.prototype])
             self._templates[proposal.prototype] = template
         records = PrototypeSubstitution().candidates_for(
             template, proposal.mapping, self.space, self.params

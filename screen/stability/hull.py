@@ -69,7 +69,8 @@ def entry_label(entry: Any) -> str:
     return f"{entry.composition.reduced_formula} ({entry.entry_id})"
 
 
-def _phases(decomposition: dict[Any, float]) -> list[Phase]:
+def phases_of(decomposition: dict[Any, float]) -> list[Phase]:
+    """Phases of a pymatgen decomposition (entry -> amount), labelled, amounts to 1e-6."""
     return [
         Phase(entry_label(e), e.composition.reduced_formula, round(float(f), 6))
         for e, f in sorted(decomposition.items(), key=lambda kv: -kv[1])
@@ -143,6 +144,6 @@ class HullBook:
             formation_energy_per_atom=e_form,
             energy_above_hull_per_atom=max(e_hull, 0.0),
             hull_distance_per_atom=e_hull,
-            decomposition=_phases(dict(decomp or {})),
+            decomposition=phases_of(dict(decomp or {})),
             reference_count=len(pd.all_entries),
         )

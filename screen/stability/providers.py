@@ -103,7 +103,7 @@ class FileReferences:
 
     def describe(self) -> dict[str, Any]:
         """What provenance records about this provider."""
-        from screen.workflow.catalog import file_sha256
+        from screen.checksums import file_sha256
 
         return {
             "provider": self.name,

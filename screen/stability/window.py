@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from screen.stability.hull import Phase, _phases, chemical_system
+from screen.stability.hull import Phase, chemical_system, phases_of
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.entries.computed_entries import ComputedEntry
@@ -90,7 +90,7 @@ def stability_window(
 
     def products(step: dict[str, Any]) -> list[Phase]:
         comp = step["critical_composition"]
-        return _phases(pd.get_decomposition(comp))
+        return phases_of(pd.get_decomposition(comp))
 
     reduction = volts(profile[k]["chempot"])
     below = products(profile[k - 1]) if k > 0 else []

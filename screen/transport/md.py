@@ -147,13 +147,13 @@ def _evaluate(potential: Potential, running: list[_Running]) -> None:
     Out of memory with several systems raises _OutOfMemory (the caller halves the batch);
     any other error is pinned on the systems that raise it alone, and only they stop.
     """
-    from screen.relaxation.engine import _empty_cache, _is_oom
+    from screen.potentials.base import empty_device_cache, is_out_of_memory
 
     try:
         result = potential.evaluate([_wrapped(r.system.atoms, r.x) for r in running])
     except Exception as exc:
-        if _is_oom(exc) and len(running) > 1:
-            _empty_cache()
+        if is_out_of_memory(exc) and len(running) > 1:
+            empty_device_cache()
             raise _OutOfMemory(str(exc)) from exc
         if len(running) == 1:
             running[0].error = f"potential failed: {type(exc).__name__}: {exc}"

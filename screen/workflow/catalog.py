@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from screen.checksums import file_sha256
 from screen.properties import RANKABLE_PROPERTIES
 from screen.resources import resource_dir
 
@@ -98,15 +99,6 @@ def model_card_names() -> tuple[str, ...]:
     from screen.potentials.cards import card_dirs
 
     return tuple(sorted({p.stem for folder in card_dirs() for p in folder.glob("*.yaml")}))
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file's bytes."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def folder_sha256(folder: Path) -> str:

@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
+from screen.checksums import file_sha256
 from screen.ions import WORKING_IONS
 from screen.workflow import catalog
 from screen.workflow.params import (
@@ -138,9 +139,9 @@ class Workflow(Frozen):
         """
         data = self.model_dump(mode="json", exclude={"execution"})
         data["chemical_space"]["structures"] = [
-            catalog.file_sha256(Path(p)) if Path(p).is_file() else catalog.folder_sha256(Path(p))
+            file_sha256(Path(p)) if Path(p).is_file() else catalog.folder_sha256(Path(p))
             for p in self.chemical_space.structures
         ]
         if self.potential.file is not None:
-            data["potential"]["file"] = catalog.file_sha256(self.potential.file)
+            data["potential"]["file"] = file_sha256(self.potential.file)
         return data

@@ -111,7 +111,7 @@ def substitution_likelihood(
 
 
 @dataclass
-class _Template:
+class PrototypeTemplate:
     """A prototype prepared once: its structure as a dict, site roles, role amounts."""
 
     proto: PrototypeStructure
@@ -121,7 +121,8 @@ class _Template:
     fixed: dict[str, str]  # fixed role -> element
 
     @classmethod
-    def of(cls, proto: PrototypeStructure) -> _Template:
+    def of(cls, proto: PrototypeStructure) -> PrototypeTemplate:
+        """The template of a prototype (its roles stripped from the structure)."""
         structure = proto.structure.copy()
         roles = list(structure.site_properties["role"])
         structure.remove_site_property("role")
@@ -136,6 +137,7 @@ class _Template:
         return cls(proto, structure_dict(structure), roles, amounts, fixed)
 
     def composition(self, mapping: dict[str, str]) -> Composition:
+        """Composition of the cell with ``mapping`` (role -> element) on its sites."""
         from pymatgen.core import Composition
 
         totals: dict[str, float] = {}
@@ -170,14 +172,14 @@ class PrototypeSubstitution:
         """Every allowed role assignment on every selected prototype."""
         records: list[Record] = []
         for proto in selected_prototypes(space, params):
-            template = _Template.of(proto)
+            template = PrototypeTemplate.of(proto)
             for mapping in role_mappings(proto.roles, space):
                 records += self.candidates_for(template, mapping, space, params)
         return records
 
     def candidates_for(
         self,
-        template: _Template,
+        template: PrototypeTemplate,
         mapping: dict[str, str],
         space: ChemicalSpace,
         params: GenerateParams,

@@ -1,4 +1,9 @@
-"""The weights cache: download once (login node), verify, use offline (compute nodes).
+"""A potential's weights: where they are, whether they are the card's, the download cache.
+
+Weights come with a model card (screen/potentials/cards.py) from a file, from inside an
+installed Python package (CHGNet), or from a URL into the cache: download once (login
+node), verify, use offline (compute nodes). Every path is checked against the card's
+sha256 before it is loaded or reported (``verified_checkpoint``, ``verified_identity``).
 
 Layout: ``<cache>/models/<card name>/<file name>``, where ``<cache>`` is
 ``$BATSCREEN_CACHE_DIR``, else ``$XDG_CACHE_HOME/batscreen``, else ``~/.cache/batscreen``.
@@ -12,19 +17,18 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.util
 import logging
 import os
 import shutil
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from screen.potentials.cards import PotentialUnavailable
+from screen.checksums import file_sha256, file_sha256_cached
+from screen.potentials.cards import ModelCard, PotentialUnavailable
+from screen.records import ModelIdentity
 from screen.store.atomic import atomic_write_text
-
-if TYPE_CHECKING:  # pragma: no cover
-    from screen.potentials.cards import ModelCard
 
 log = logging.getLogger(__name__)
 CHUNK = 1 << 20
@@ -61,15 +65,6 @@ def expected_sha256(card: ModelCard) -> str | None:
     return lock.read_text().split()[0] if lock.is_file() else None
 
 
-def sha256_of(path: Path) -> str:
-    """sha256 of a file."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(CHUNK), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def staging_hint(card: ModelCard) -> str:
     """How to put a card's weights into the cache."""
     return (
@@ -85,7 +80,7 @@ def verified_cached(card: ModelCard) -> Path:
     if not path.is_file():
         raise WeightsError(f"weights of {card.name!r} are not in the cache: {staging_hint(card)}")
     expected = expected_sha256(card)
-    digest = sha256_of(path)
+    digest = file_sha256(path)
     if expected is None:
         raise WeightsError(f"{path} has no recorded sha256; fetch it again: {staging_hint(card)}")
     if digest != expected:
@@ -178,3 +173,51 @@ def remove(card: ModelCard) -> None:
     """Delete a card's cached weights (and recorded hash)."""
     folder = cached_path(card).parent
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def checkpoint_path(card: ModelCard) -> Path | None:
+    """Local path of a card's weights, not yet checked (None for a potential without any)."""
+    source = card.source
+    if source.kind == "none":
+        return None
+    if source.kind == "file":
+        assert source.path
+        return Path(source.path)
+    if source.kind == "url":
+        return cached_path(card)
+    assert source.package and source.path
+    spec = importlib.util.find_spec(source.package)
+    if spec is None or not spec.submodule_search_locations:
+        raise PotentialUnavailable(
+            f"model {card.name!r} ships inside the Python package {source.package!r}, which "
+            f"is not installed: pip install {source.package}"
+        )
+    return Path(next(iter(spec.submodule_search_locations))) / source.path
+
+
+def verified_checkpoint(card: ModelCard) -> Path | None:
+    """Weights path after checking its sha256 (card, or recorded at first download)."""
+    if card.source.kind == "url":
+        return verified_cached(card)
+    path = checkpoint_path(card)
+    if path is None:
+        return None
+    if not path.is_file():
+        raise PotentialUnavailable(f"weights of {card.name!r} not found at {path}")
+    if card.source.sha256:
+        digest = file_sha256_cached(path)
+        if digest != card.source.sha256:
+            raise PotentialUnavailable(
+                f"weights {path} of {card.name!r} have sha256 {digest}, the model card "
+                f"expects {card.source.sha256}; refusing to load a file that differs"
+            )
+    return path
+
+
+def verified_identity(card: ModelCard) -> ModelIdentity:
+    """Name, version and weights sha256 of a card (verified before it is reported)."""
+    path = verified_checkpoint(card)
+    sha = card.source.sha256
+    if sha is None and path is not None:
+        sha = file_sha256_cached(path)
+    return ModelIdentity(name=card.name, version=card.version, sha256=sha)
