@@ -54,14 +54,16 @@ def baseline(records: list, params) -> float:
 def executor(records: list, params, workers: int) -> float:
     """batscreen's local executor: journaled, one single-threaded worker per core."""
     from screen.executors.local import RecordStage, run_record_stage
+    from screen.potentials.cards import get_card
+    from screen.potentials.registry import PotentialSource
     from screen.records import Record
+    from screen.relaxation.stage import relax_records
 
     stage = RecordStage(
         name="relax",
-        function="screen.relaxation.stage:relax_records",
-        params_model="screen.workflow.spec:RelaxParams",
-        params_json=params.model_dump_json(),
-        potential=("chgnet-0.3.0", "cpu", None),
+        function=relax_records,
+        params=params,
+        potential=PotentialSource(get_card("chgnet-0.3.0"), "cpu"),
     )
     # distinct ids so that repeated structures are all computed
     unique = []

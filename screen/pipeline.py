@@ -22,7 +22,7 @@ from screen.executors.local import (
     run_record_stage,
 )
 from screen.potentials.base import Potential, resolve_device
-from screen.potentials.registry import DeferredPotential
+from screen.potentials.registry import DeferredPotential, PotentialSource
 from screen.provenance import device_description, host_description, package_versions
 from screen.records import Record
 from screen.store.atomic import atomic_write_text
@@ -157,7 +157,7 @@ class _Runner:
         name: str,
         records: list[Record],
         stage_dir: Path,
-        function: str,
+        function: Any,
         params: Any,
         options: tuple[tuple[str, Any], ...] = (),
         *,
@@ -175,9 +175,8 @@ class _Runner:
         stage = RecordStage(
             name=name,
             function=function,
-            params_model=f"screen.workflow.spec:{type(params).__name__}",
-            params_json=params.model_dump_json(),
-            potential=(self.card.model_dump_json(), self.device, self.wf.potential.dtype),
+            params=params,
+            potential=PotentialSource(self.card, self.device, self.wf.potential.dtype),
             options=(("max_batch_atoms", self.wf.execution.batch_atoms(self.device)), *options),
         )
         return run_record_stage(
@@ -198,16 +197,19 @@ class _Runner:
         name: str,
         records: list[Record],
         stage_dir: Path,
-        function: str = "screen.relaxation.stage:relax_records",
+        function: Any = None,
     ) -> list[Record]:
         """Relax (or single-point) records with the relax stage's parameters."""
+        from screen.relaxation.stage import relax_records
+
+        function = function or relax_records
         return self._on_executor(
             name, records, stage_dir, function, self.wf.stages.relax, main=name == "relax"
         )
 
     def _md(self, active: list[Record]) -> list[Record]:
         """MD for the top K on the executor (journaled); the rest pass through."""
-        from screen.transport.stage import select_top_k
+        from screen.transport.stage import md_records, select_top_k
 
         params = self.wf.stages.md
         chosen = set(select_top_k(active, params, self.wf.stages.rank))
@@ -221,7 +223,7 @@ class _Runner:
             "md",
             [r for r in active if r.id in chosen],
             self.campaign.stage_dir("md"),
-            "screen.transport.stage:md_records",
+            md_records,
             params,
             (("trajectory_dir", str(self.campaign.root / "md")),),
             main=True,
@@ -243,11 +245,13 @@ class _Runner:
 
     def _single_points_extra(self, records: list[Record]) -> list[Record]:
         """Single points of unrelaxed hull reference phases, on the same executor."""
+        from screen.stability.selfconsistent import single_point_records
+
         return self._run_relax(
             "ref-points",
             records,
             self._extra_dir("points", "ref-points", records),
-            "screen.stability.selfconsistent:single_point_records",
+            single_point_records,
         )
 
     def _extra_dir(self, kind: str, label: str, records: list[Record]) -> Path:

@@ -7,8 +7,11 @@ import json
 import pytest
 
 from screen.executors.local import RecordStage, plan_shards, run_record_stage
+from screen.potentials.cards import get_card
+from screen.potentials.registry import PotentialSource
 from screen.records import record_from_structure
 from screen.store.journal import Journal, write_shard
+from screen.workflow.spec import RelaxParams
 from tests import stage_helpers
 
 
@@ -27,10 +30,9 @@ def _records(nacl, n, crash=()):
 def _stage():
     return RecordStage(
         name="relax",
-        function="tests.stage_helpers:crash_or_pass",
-        params_model="screen.workflow.spec:RelaxParams",
-        params_json="{}",
-        potential=("lennard-jones-toy", "cpu", None),
+        function=stage_helpers.crash_or_pass,
+        params=RelaxParams(),
+        potential=PotentialSource(get_card("lennard-jones-toy"), "cpu"),
     )
 
 
@@ -70,7 +72,7 @@ def test_resume_uses_sealed_shards_and_journals(tmp_path, nacl):
     class InProcess:
         device = "cpu"
 
-    stage = RecordStage(**{**_stage().__dict__, "function": "tests.stage_helpers:counting_pass"})
+    stage = RecordStage(**{**_stage().__dict__, "function": stage_helpers.counting_pass})
     stage_helpers.CALLS.clear()
     out = run_record_stage(stage, records, tmp_path, workers=1, shard_size=2, potential=InProcess())
     assert sorted(stage_helpers.CALLS) == sorted(shards[1][1:] + shards[2])  # only what was missing

@@ -14,7 +14,6 @@ worker, and a record that kills its worker again is marked failed.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import json
 import logging
 import os
@@ -27,6 +26,7 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from screen.potentials.registry import PotentialSource
 from screen.records import Record
 from screen.store.atomic import atomic_write_text
 from screen.store.journal import Journal, read_shard, write_shard
@@ -38,37 +38,23 @@ ProgressCallback = Callable[[str, int, int], None]
 _THREAD_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 
+#: a per-record stage function: ``function(records, params, potential, *, on_result, **options)``
+RecordFunction = Callable[..., list[Record]]
+
+
 @dataclass(frozen=True)
 class RecordStage:
-    """A stage that maps each record independently: ``func(records, params, potential)``."""
+    """A stage that maps each record independently, as objects a worker process unpickles.
+
+    ``function`` is a module-level function (pickled by reference), ``params`` its
+    parameters (a pydantic model), ``potential`` what loads the potential in the worker.
+    """
 
     name: str
-    function: str  # "module:function"
-    params_model: str  # "module:Class"
-    params_json: str
-    potential: tuple[str, str, str | None]  # (model card JSON or name, device, dtype)
+    function: RecordFunction
+    params: Any
+    potential: PotentialSource
     options: tuple[tuple[str, Any], ...] = ()  # keyword arguments of the function
-
-    def resolve(self) -> Callable[..., list[Record]]:
-        """The stage function object."""
-        module, func = self.function.split(":")
-        fn: Callable[..., list[Record]] = getattr(importlib.import_module(module), func)
-        return fn
-
-    def params(self) -> Any:
-        """The stage parameters, validated into their pydantic model."""
-        module, cls = self.params_model.split(":")
-        return getattr(importlib.import_module(module), cls).model_validate_json(self.params_json)
-
-
-def _load(stage: RecordStage) -> Any:
-    """The stage's potential, from a model card (JSON) or a card name."""
-    from screen.potentials.cards import ModelCard
-    from screen.potentials.registry import load_potential
-
-    card, device, dtype = stage.potential
-    spec: Any = ModelCard.model_validate_json(card) if card.lstrip().startswith("{") else card
-    return load_potential(spec, device=device, dtype=dtype)
 
 
 # ---------------------------------------------------------------------- worker side
@@ -95,15 +81,14 @@ def _worker_init(stage: RecordStage, parent_pid: int) -> None:  # pragma: no cov
     torch.set_num_threads(1)
     threading.Thread(target=_watch_parent, args=(parent_pid,), daemon=True).start()
 
-    _WORKER["potential"] = _load(stage)
-    _WORKER["func"] = stage.resolve()
-    _WORKER["params"] = stage.params()
-    _WORKER["options"] = dict(stage.options)
+    _WORKER["potential"] = stage.potential.load()
+    _WORKER["stage"] = stage
 
 
 def _worker_apply(record_json: str) -> str:  # pragma: no cover - runs in workers
     record = Record.from_json(record_json)
-    out = _WORKER["func"]([record], _WORKER["params"], _WORKER["potential"], **_WORKER["options"])
+    stage: RecordStage = _WORKER["stage"]
+    out = stage.function([record], stage.params, _WORKER["potential"], **dict(stage.options))
     return out[0].to_json()
 
 
@@ -266,7 +251,7 @@ def run_record_stage(
     report()
     # with a stop check, work in small chunks: a few records per worker on CPU, a batch's
     # worth on a GPU (where the stage batches them)
-    on_gpu = str(stage.potential[1]).startswith("cuda")
+    on_gpu = stage.potential.device.startswith("cuda")
     chunk = len(todo) if should_stop is None else (32 if on_gpu else max(2 * workers, 1))
     for start in range(0, len(todo), max(chunk, 1)):
         if should_stop is not None and should_stop():
@@ -313,8 +298,7 @@ def _run_in_process(
     report: Callable[[], None],
 ) -> None:
     if potential is None:
-        potential = _load(stage)
-    func, params = stage.resolve(), stage.params()
+        potential = stage.potential.load()
 
     def finished(record: Record) -> None:
         book.add(record)
@@ -322,7 +306,7 @@ def _run_in_process(
 
     limit = single_threaded() if potential.device == "cpu" else contextlib.nullcontext()
     with limit:  # the whole remainder in one call: the stage batches it
-        func(records, params, potential, on_result=finished, **dict(stage.options))
+        stage.function(records, stage.params, potential, on_result=finished, **dict(stage.options))
 
 
 def _run_pool(
@@ -335,8 +319,9 @@ def _run_pool(
     finished_before = len(book.done)
     while records:
         suspects, records = _pool_pass(stage, records, book, workers, report)
-        # in flight when a worker died: retried one at a time to find the culprit
-        crashed = [r for r in suspects if _pool_pass(stage, [r], book, 1, report)[0]]
+        # in flight when a worker died: retried one at a time to find the culprit (a record
+        # whose lone worker dies before it even starts counts as a crash too)
+        crashed = [r for r in suspects if any(_pool_pass(stage, [r], book, 1, report))]
         if crashed and len(book.done) == finished_before:
             raise RuntimeError(
                 f"{stage.name}: worker processes die before finishing any record "
@@ -371,14 +356,35 @@ def _pool_pass(
         )
     running: dict[Future[str], Record] = {}
 
-    def submit() -> None:
+    def submit() -> bool:
+        """Start the next record; False when the pool is broken (the record stays queued).
+
+        A worker that dies breaks the whole pool, and the next submit raises at once, even
+        before the dead worker's own future reports it.
+        """
         record = queue.pop()
-        with _single_threaded_children():
-            running[pool.submit(_worker_apply, record.to_json())] = record
+        try:
+            with _single_threaded_children():
+                running[pool.submit(_worker_apply, record.to_json())] = record
+        except BrokenProcessPool:
+            queue.append(record)
+            return False
+        return True
+
+    def broken(suspects: list[Record]) -> tuple[list[Record], list[Record]]:
+        """Keep what finished, name what was in flight, hand back what never started."""
+        log.warning("%s: a worker died; retrying its records alone", stage.name)
+        for future, held in running.items():
+            if future.done() and future.exception() is None:
+                book.add(Record.from_json(future.result()))
+            else:
+                suspects.append(held)
+        return suspects, list(reversed(queue))
 
     try:
         while queue and len(running) < 2 * workers:
-            submit()
+            if not submit():
+                return broken([])
         while running:
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in finished:
@@ -386,21 +392,14 @@ def _pool_pass(
                 try:
                     book.add(Record.from_json(future.result()))
                 except BrokenProcessPool:
-                    log.warning("%s: a worker died; retrying its records alone", stage.name)
-                    suspects = [record]
-                    for other, held in running.items():
-                        if other.done() and other.exception() is None:
-                            book.add(Record.from_json(other.result()))
-                        else:
-                            suspects.append(held)
-                    return suspects, list(reversed(queue))
+                    return broken([record])
                 except Exception as exc:  # the stage function raised despite its guards
                     failed = record.copy_for_stage()
                     failed.mark(stage.name, "failed", "stage-error", f"{type(exc).__name__}: {exc}")
                     book.add(failed)
                 report()
-                if queue:
-                    submit()
+                if queue and not submit():
+                    return broken([])
     except BaseException:  # Ctrl-C or an error: stop the workers now, not after their task
         _terminate_workers(pool)
         raise

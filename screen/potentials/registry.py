@@ -6,6 +6,7 @@ third-party package would use, in pyproject.toml.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import entry_points
 from typing import Any
 
@@ -49,6 +50,19 @@ def load_potential(
     return potential
 
 
+@dataclass(frozen=True)
+class PotentialSource:
+    """What loads a potential in another process: its card, the device, the dtype."""
+
+    card: ModelCard
+    device: str = "auto"
+    dtype: str | None = None
+
+    def load(self) -> Potential:
+        """The potential itself (weights verified against the card)."""
+        return load_potential(self.card, device=self.device, dtype=self.dtype)
+
+
 class DeferredPotential:
     """A potential whose card and identity are known now and whose model loads on first use.
 
@@ -66,6 +80,11 @@ class DeferredPotential:
     def identity(self) -> Any:
         """Name, version and checkpoint sha256 (verified)."""
         return self._identity
+
+    @property
+    def source(self) -> PotentialSource:
+        """What a worker process needs to load the same potential."""
+        return PotentialSource(self.card, self.device, self.dtype)
 
     def load(self) -> Potential:
         """The real potential (loaded once)."""
