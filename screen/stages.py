@@ -1,8 +1,13 @@
-"""The pipeline stages as plain functions: (records, typed parameters) -> records.
+"""The pipeline stages from Python: the stage table's functions on structures or records.
 
-These are the same functions the campaign runner and (later) SLURM array tasks call.
-Each accepts pymatgen Structures or records (or a mix) and returns new records; inputs
-are never modified. Parameters default to the workflow-file defaults.
+Each function takes pymatgen Structures or records (or a mix) and returns new records;
+inputs are never modified. Parameters default to the workflow-file defaults. Work runs
+in this process (no campaign directory, nothing journaled); ``screen.run`` runs a whole
+campaign. The per-record stages (relax, md) run every record given.
+
+``working_ion=`` gives the structures (and records without one) their mobile ion; an
+ion-dependent estimate (capacity, voltage, window, BVSE, MD) of a record without one is
+an error that says so, never a silent skip.
 
     >>> import screen
     >>> from pymatgen.core import Structure
@@ -11,11 +16,14 @@ are never modified. Parameters default to the workflow-file defaults.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from screen.context import InProcessRunner, StageContext
+from screen.ions import WORKING_IONS, WorkingIonError
 from screen.records import Record, as_records
+from screen.workflow.params import Stages
 from screen.workflow.spec import (
     ChemicalSpace,
     DeliverParams,
@@ -33,9 +41,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from screen.potentials.base import Potential
 
 Items = Sequence["Record | Structure"]
+DEFAULT_POTENTIAL = "chgnet-0.3.0"
 
 
-def _potential(potential: Potential | str) -> Potential:
+def _potential(potential: Potential | str | None) -> Any:
     if isinstance(potential, str):
         from screen.potentials.registry import load_potential
 
@@ -43,96 +52,155 @@ def _potential(potential: Potential | str) -> Potential:
     return potential
 
 
-def generate(space: ChemicalSpace, params: GenerateParams | None = None) -> list[Record]:
-    """Candidates of a chemical space (prototype substitution + user structure files)."""
-    from screen.candidates.generate import generate as _generate
+def _run(
+    name: str,
+    records: list[Record],
+    params: Any,
+    *,
+    space: ChemicalSpace | None = None,
+    potential: Potential | str | None = None,
+    potential_name: str = "",
+    stages: dict[str, Any] | None = None,
+    folder: Path | None = None,
+    references_dir: Path | None = None,
+    max_batch_atoms: int | None = None,
+    options: dict[str, Any] | None = None,
+) -> list[Record]:
+    """Stage ``name`` of the stage table on ``records``, in this process."""
+    from screen.stage_table import run_stage, stage
 
-    return _generate(space, params or GenerateParams())
+    step = stage(name)
+    model = _potential(potential)
+    context = StageContext(
+        stages=Stages(**{name: params, **(stages or {})}),
+        potential=model,
+        runner=InProcessRunner(model, max_batch_atoms=max_batch_atoms),
+        space=space,
+        folder=folder,
+        references_dir=references_dir,
+        potential_name=potential_name or getattr(getattr(model, "card", None), "name", ""),
+    )
+    if step.per_record and step.record_function is not None:  # every record given
+        params = step.params_of(context.stages)
+        given = [r for r in records if r.active]
+        done = {
+            r.id: r
+            for r in context.runner.map(
+                step.record_function, given, params, stage=name, options=options
+            )
+        }
+        return [done.get(r.id, r) for r in records]
+    return run_stage(step, records, context).records
+
+
+def _require_working_ion(records: list[Record], what: str) -> None:
+    missing = sorted({r.formula for r in records if r.working_ion is None})
+    if missing:
+        raise WorkingIonError(
+            f"{what} needs the working ion of every record; none is known for "
+            f"{', '.join(missing)}: pass working_ion='Na' (one of {', '.join(WORKING_IONS)}) "
+            "with the structures, or records made with one"
+        )
+
+
+def generate(space: ChemicalSpace, params: GenerateParams | None = None) -> list[Record]:
+    """Candidates of a chemical space (the generators of ``params``)."""
+    return _run("generate", [], params or GenerateParams(), space=space)
 
 
 def prefilter(
-    items: Items, space: ChemicalSpace, params: PrefilterParams | None = None
+    items: Items,
+    space: ChemicalSpace,
+    params: PrefilterParams | None = None,
+    *,
+    working_ion: str | None = None,
 ) -> list[Record]:
     """Geometry, charge-balance, critical-element and duplicate filters."""
-    from screen.candidates.filters import prefilter as _prefilter
-
-    return _prefilter(as_records(items), space, params or PrefilterParams())
+    records = as_records(items, working_ion)
+    return _run("prefilter", records, params or PrefilterParams(), space=space)
 
 
 def relax(
-    items: Items, params: RelaxParams | None = None, potential: Potential | str = "chgnet-0.3.0"
+    items: Items,
+    params: RelaxParams | None = None,
+    potential: Potential | str = DEFAULT_POTENTIAL,
+    *,
+    working_ion: str | None = None,
 ) -> list[Record]:
     """Relax every structure with ``potential`` (a loaded Potential or a model-card name)."""
-    from screen.relaxation.stage import relax_records
-
-    return relax_records(as_records(items), params or RelaxParams(), _potential(potential))
+    records = as_records(items, working_ion)
+    return _run("relax", records, params or RelaxParams(), potential=potential)
 
 
 def estimate(
     items: Items,
     space: ChemicalSpace,
     params: EstimateParams | None = None,
-    potential: Potential | str = "chgnet-0.3.0",
+    potential: Potential | str = DEFAULT_POTENTIAL,
     relax_params: RelaxParams | None = None,
     references_dir: Path | None = None,
     *,
-    relax: Callable[[list[Record]], list[Record]] | None = None,
-    single_points: Callable[[list[Record]], list[Record]] | None = None,
-    info: dict[str, Any] | None = None,
+    working_ion: str | None = None,
 ) -> list[Record]:
-    """Stability and electrode/electrolyte estimates of relaxed records.
+    """The enabled estimators of ``params`` on relaxed records (screen/estimators/).
 
     Formation energy, energy above hull and decomposition; the electrolyte window;
-    electrode voltage, capacity and volume change.
-
-    ``references_dir`` caches hull references between calls (default: none kept);
-    ``relax`` relaxes the extra structures (reference phases, charged end members),
-    by default with the engine in this process.
+    electrode voltage, capacity and volume change; BVSE barriers. ``references_dir``
+    caches hull references between calls (default: none kept); the extra relaxations
+    (reference phases, charged end members) use ``relax_params``, in this process.
     """
-    from screen.estimators.stage import estimate as _estimate
+    from screen.estimators.registry import needing_working_ion
 
-    return _estimate(
-        as_records(items),
-        space,
-        params or EstimateParams(),
-        _potential(potential),
-        relax_params or RelaxParams(),
-        references_dir,
-        relax=relax,
-        single_points=single_points,
-        info=info,
+    params = params or EstimateParams()
+    records = as_records(items, working_ion)
+    needing = needing_working_ion(params, space.role)
+    if needing:
+        _require_working_ion(
+            [r for r in records if r.active], f"estimate ({', '.join(needing)} for {space.role}s)"
+        )
+    extra = {"relax": relax_params} if relax_params is not None else {}
+    return _run(
+        "estimate",
+        records,
+        params,
+        space=space,
+        potential=potential,
+        stages=extra,
+        references_dir=Path(references_dir) if references_dir is not None else None,
     )
 
 
 def md(
     items: Items,
     params: MDParams | None = None,
-    potential: Potential | str = "chgnet-0.3.0",
+    potential: Potential | str = DEFAULT_POTENTIAL,
     trajectory_dir: str | Path | None = None,
     max_batch_atoms: int | None = 100_000,
+    *,
+    working_ion: str | None = None,
 ) -> list[Record]:
     """Batched Langevin MD of every record at every temperature of ``params``.
 
     Tracer diffusivity per temperature, Arrhenius activation energy, and diffusivity and
-    conductivity at 300 K with uncertainties. Records need ``provenance['working_ion']``
-    (set by the generators). Choose the records yourself (the pipeline takes the top K).
+    conductivity at 300 K with uncertainties, of the records' working ion. Choose the
+    records yourself (a campaign's md stage takes the top K).
     """
-    from screen.transport.stage import md_records
-
-    return md_records(
-        as_records(items),
+    records = as_records(items, working_ion)
+    _require_working_ion([r for r in records if r.active], "md")
+    options = {"trajectory_dir": str(trajectory_dir)} if trajectory_dir else {}
+    return _run(
+        "md",
+        records,
         params or MDParams(top_k=1),
-        _potential(potential),
+        potential=potential,
         max_batch_atoms=max_batch_atoms,
-        trajectory_dir=str(trajectory_dir) if trajectory_dir else None,
+        options=options,
     )
 
 
 def rank(items: Items, params: RankParams | None = None) -> list[Record]:
-    """Weighted-score ranking with hard constraints."""
-    from screen.ranking.score import rank as _rank
-
-    return _rank(as_records(items), params or RankParams())
+    """Weighted-score ranking with hard constraints, Pareto fronts, uncertainties."""
+    return _run("rank", as_records(items), params or RankParams())
 
 
 def deliver(
@@ -141,45 +209,20 @@ def deliver(
     params: DeliverParams | None = None,
     potential: str = "",
     *,
-    avoid_elements: frozenset[str] | set[str] = frozenset(),
+    space: ChemicalSpace | None = None,
 ) -> list[Record]:
     """Write candidates.csv/.xlsx/.json, cifs/ and results.parquet into ``out``.
 
     Pass every record (also those that left the funnel): results.parquet keeps them all.
     Ranked records get ``confidence_flags`` and, when ``params.precursors``,
-    ``precursor_suggestions`` (from precursors free of ``avoid_elements`` unless the
-    candidate contains them).
+    ``precursor_suggestions`` (from precursors free of the elements of ``space``'s
+    critical list unless the candidate contains them).
     """
-    from screen.deliverables.confidence import confidence_flags
-    from screen.deliverables.export import write_deliverables
-
-    params = params or DeliverParams()
-    records = [r.copy_for_stage() for r in as_records(items)]
-    for record in records:
-        if not record.active:
-            continue
-        if "rank" in record.properties:
-            flags, how = confidence_flags(record)
-            record.set_property("confidence_flags", flags, unit="", method=how)
-            if params.precursors:
-                _precursors(record, avoid_elements)
-        record.mark("deliver", "ok")
-    write_deliverables(
-        Path(out), records, potential=potential, cif=params.cif, symprec=params.symprec
+    return _run(
+        "deliver",
+        as_records(items),
+        params or DeliverParams(),
+        space=space,
+        potential_name=potential,
+        folder=Path(out),
     )
-    return records
-
-
-def _precursors(record: Record, avoid: frozenset[str] | set[str]) -> None:
-    from screen.deliverables.precursors import PRECURSOR_METHOD, suggest_precursors
-
-    # carbon is listed for coking coal and natural graphite; the C of a carbonate leaves as
-    # CO2 and draws on neither, so carbonates stay allowed
-    avoid = set(avoid) - {"C"}
-    try:
-        suggestions = [s.as_text() for s in suggest_precursors(record.formula, avoid=avoid)]
-    except ValueError as exc:  # a formula the balancer cannot read: say so, keep the record
-        suggestions, method = [], f"no suggestion: {exc}"
-    else:
-        method = PRECURSOR_METHOD if suggestions else PRECURSOR_METHOD + " (none balanced)"
-    record.set_property("precursor_suggestions", suggestions, unit="", method=method)

@@ -7,7 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from screen.store.campaign import STAGE_ORDER, Campaign
+from screen.stage_table import STAGE_NAMES
+from screen.store.campaign import Campaign
 from screen.store.journal import Journal
 
 
@@ -37,7 +38,7 @@ def summarize(root: Path) -> dict[str, Any]:
     """Everything `batscreen status` prints, as data."""
     campaign = Campaign.load(Path(root))
     stages = []
-    for stage in STAGE_ORDER:
+    for stage in STAGE_NAMES:
         if campaign.has_output(stage):
             records = campaign.read_output(stage)
             reached = [r for r in records if stage in r.status]

@@ -8,9 +8,30 @@ import pytest
 from pymatgen.core import Composition, Lattice, Structure
 from pymatgen.entries.computed_entries import ComputedEntry
 
-from screen.estimators.stage import estimate
+from screen.context import InProcessRunner
+from screen.estimators.stage import estimate_records
 from screen.records import record_from_structure
+from screen.relaxation.stage import ExtraRelaxations
 from screen.workflow.spec import ChemicalSpace, EstimateParams, HullParams, RelaxParams
+
+
+def estimate(records, space, params, potential, relax_params, references_dir=None, **kw):
+    """The estimate stage's records (its provenance is checked where it matters)."""
+    return estimate_records(
+        records, space, params, potential, relax_params, references_dir, **kw
+    ).records
+
+
+class CountingRunner(InProcessRunner):
+    """In this process, noting each piece of extra work: (kind/label, records)."""
+
+    def __init__(self, potential):
+        super().__init__(potential)
+        self.calls = []
+
+    def map(self, function, records, params, *, stage, extra=None, options=None):
+        self.calls.append((extra, len(records)))
+        return super().map(function, records, params, stage=stage, extra=extra, options=options)
 
 
 def relaxed_record(structure, energy, working_ion="Na"):
@@ -116,24 +137,31 @@ def test_self_consistent_references_are_cached_per_subsystem(lj, tmp_path):
     record = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -7.2)
     space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="electrolyte")
     params = EstimateParams(hull=HullParams(polymorphs_per_formula=1, max_reference_atoms=8))
-    calls = []
+    runner = CountingRunner(lj)
+    extra = ExtraRelaxations(runner, RelaxParams(), "estimate")
 
-    def relax(records):
-        from screen.relaxation.stage import relax_records
-
-        calls.append(len(records))
-        return relax_records(records, RelaxParams(), lj)
-
-    (out,) = estimate([record], space, params, lj, RelaxParams(), tmp_path, relax=relax)
+    result = estimate_records([record], space, params, lj, RelaxParams(), tmp_path, extra=extra)
+    (out,) = result.records
     assert out.status["estimate"].state == "ok", out.status["estimate"]
     assert "hull-from-incomplete-references" in out.value("estimate_flags")
     folder = tmp_path / "self-consistent" / "lennard-jones-toy"
     cached = json.loads((folder / "Cl-Na.json").read_text())
     assert cached["phases"] and all("NaCl" in p["label"] for p in cached["phases"])
     assert (folder / "elements.json").is_file()
-    assert calls == [1]  # one NaCl polymorph relaxed
-    estimate([record], space, params, lj, RelaxParams(), tmp_path, relax=relax)
-    assert calls == [1]  # second call: everything from the cache
+    # every structure through the one road: Na (bcc, with its cell), Cl2 (in a box, fixed
+    # cell), the single points of the built Na-Cl phases, one NaCl polymorph relaxed
+    kinds = [extra for extra, _ in runner.calls]
+    assert kinds == [
+        "relax/elements",
+        "relax/elements-in-box",
+        "points/ref-points",
+        "relax/hull-refs",
+    ]
+    assert dict(runner.calls)["relax/elements"] == 1 and dict(runner.calls)["relax/hull-refs"] == 1
+    assert result.info["hull_references"]["provider"] == "self-consistent"
+    runner.calls.clear()
+    estimate_records([record], space, params, lj, RelaxParams(), tmp_path, extra=extra)
+    assert runner.calls == []  # second call: everything from the cache
 
 
 def test_hull_file_parameter_is_checked(tmp_path):
@@ -216,7 +244,7 @@ def test_an_entry_the_corrections_refuse_costs_only_its_record(lj, monkeypatch):
 
 def test_every_candidate_gets_a_bvse_barrier_or_a_reason(lj):
     space = ChemicalSpace(working_ions=["Na"], anions=["Cl", "N"], role="electrolyte")
-    params = EstimateParams(formation_energy=False, electrochemical_window=False)
+    params = EstimateParams(hull=False, window=False)
     nacl = relaxed_record(rocksalt(5.64, ["Na", "Cl"]), -6.0)
     na3n = relaxed_record(  # Na+ - N3- has no softBV parameters: flagged, not failed
         Structure.from_spacegroup(

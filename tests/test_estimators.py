@@ -5,14 +5,11 @@ from __future__ import annotations
 import pytest
 from pymatgen.core import Composition, Lattice, Structure
 
+from screen.context import InProcessRunner
 from screen.estimators.capacity import theoretical_capacity_gravimetric
-from screen.estimators.references import (
-    elemental_references,
-    reference_atoms,
-    reference_library,
-)
 from screen.records import record_from_structure
-from screen.relaxation.stage import relax_records
+from screen.relaxation.stage import ExtraRelaxations, relax_records
+from screen.stability.elements import elemental_references, reference_atoms, reference_library
 from screen.stability.hull import HullBook, MissingReferenceError
 from screen.workflow.spec import ChemicalSpace, EstimateParams, RelaxParams
 
@@ -55,11 +52,16 @@ def test_every_reference_structure_builds():
 
 def test_reference_cache_is_reused_and_keyed_by_potential(tmp_path, lj):
     cache = tmp_path / "refs.json"
-    first = elemental_references({"Na", "Cl"}, lj, RelaxParams(), cache)
+
+    def extra(params):
+        return ExtraRelaxations(InProcessRunner(lj), params, "estimate")
+
+    first = elemental_references({"Na", "Cl"}, lj, RelaxParams(), cache, extra(RelaxParams()))
     cache_text = cache.read_text()
-    again = elemental_references({"Na"}, lj, RelaxParams(), cache)
+    again = elemental_references({"Na"}, lj, RelaxParams(), cache, extra(RelaxParams()))
     assert again["Na"] == first["Na"] and cache.read_text() == cache_text
-    other = elemental_references({"Na"}, lj, RelaxParams(fmax=0.01), cache)
+    tight = RelaxParams(fmax=0.01)
+    other = elemental_references({"Na"}, lj, tight, cache, extra(tight))
     assert other["Na"].steps >= first["Na"].steps  # different key: recomputed
 
 
@@ -77,10 +79,10 @@ def test_chgnet_formation_energies_match_experiment(chgnet, structure, experimen
         group, Lattice.cubic(a), species, [[0, 0, 0], [0.5, 0.5, 0.5]]
     ).get_primitive_structure()
     (relaxed,) = relax_records([record_from_structure(s)], RelaxParams(), chgnet)
-    from screen.estimators.stage import estimate
+    from screen.estimators.stage import estimate_records
 
     space = ChemicalSpace(working_ions=["Na"], anions=[species[1]], role="electrolyte")
-    (out,) = estimate([relaxed], space, EstimateParams(), chgnet, RelaxParams())
+    (out,) = estimate_records([relaxed], space, EstimateParams(), chgnet, RelaxParams()).records
     expected = experimental_kj_per_mol * EV_PER_KJ_MOL / 2  # per atom
     assert out.number("formation_energy_per_atom") == pytest.approx(expected, abs=0.15)
     assert out.properties["formation_energy_per_atom"].unit == "eV/atom"
@@ -93,26 +95,28 @@ def test_missing_reference_filters_with_reason(lj):
     (relaxed,) = relax_records(
         [record_from_structure(s)], RelaxParams(max_steps=5, drop_unconverged=False), lj
     )
-    from screen.estimators.stage import estimate
+    from screen.estimators.stage import estimate_records
 
     space = ChemicalSpace(working_ions=["Na"], anions=["B"])
-    (out,) = estimate([relaxed], space, EstimateParams(), lj, RelaxParams())
+    (out,) = estimate_records([relaxed], space, EstimateParams(), lj, RelaxParams()).records
     assert out.status["estimate"].reason == "no-reference"
     assert "B" in out.status["estimate"].detail
 
 
 def test_failed_reference_costs_only_its_compounds(lj, monkeypatch):
-    import screen.estimators.references as references
-    from screen.estimators.stage import estimate
+    """Br2 built 0.3 Å apart: its relaxation explodes in the engine; NaCl is unaffected."""
+    import screen.stability.elements as elements
+    from screen.estimators.stage import estimate_records
 
-    original = references.relax_reference
+    original = elements.reference_atoms
 
-    def flaky(symbol, potential, params):
+    def exploding(symbol):
+        atoms, variable_cell = original(symbol)
         if symbol == "Br":
-            raise RuntimeError("reference relaxation exploded")
-        return original(symbol, potential, params)
+            atoms.positions[1] = atoms.positions[0] + [0.3, 0.0, 0.0]
+        return atoms, variable_cell
 
-    monkeypatch.setattr(references, "relax_reference", flaky)
+    monkeypatch.setattr(elements, "reference_atoms", exploding)
     structures = [
         # CsCl-type cells near the toy potential's minimum (pair minimum at R_Na + R_X)
         Structure(Lattice.cubic(3.25), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
@@ -124,6 +128,7 @@ def test_failed_reference_costs_only_its_compounds(lj, monkeypatch):
         lj,
     )
     space = ChemicalSpace(working_ions=["Na"], anions=["Cl", "Br"])
-    out = {r.formula: r for r in estimate(relaxed, space, EstimateParams(), lj, RelaxParams())}
+    done = estimate_records(relaxed, space, EstimateParams(), lj, RelaxParams()).records
+    out = {r.formula: r for r in done}
     assert out["NaCl"].status["estimate"].state == "ok"
     assert out["NaBr"].status["estimate"].reason == "no-reference"

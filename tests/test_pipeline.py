@@ -9,8 +9,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import screen
-from screen.store.campaign import STAGE_ORDER
+from screen.stage_table import STAGE_NAMES
 from screen.workflow.load import load_workflow
+from tests.campaign_digest import campaign_digest, differences
 from tests.conftest import small_workflow, write_workflow
 
 
@@ -27,8 +28,8 @@ def test_campaign_runs_end_to_end_and_funnel_adds_up(tmp_path, lj_workflow, lj):
         lj_workflow, tmp_path / "camp", potential=lj, progress=lambda *e: events.append(e)
     )
     rows = {row.stage: row for row in result.funnel}
-    assert list(rows) == list(STAGE_ORDER)
-    for before, after in itertools.pairwise(STAGE_ORDER):
+    assert list(rows) == list(STAGE_NAMES)
+    for before, after in itertools.pairwise(STAGE_NAMES):
         assert rows[after].entered == rows[before].passed, (before, after)
         assert rows[before].entered == rows[before].passed + sum(rows[before].left.values())
     assert rows["generate"].entered == len(result.records) == 12
@@ -37,7 +38,7 @@ def test_campaign_runs_end_to_end_and_funnel_adds_up(tmp_path, lj_workflow, lj):
     assert rows["prefilter"].left[("filtered", "charge-imbalance")] == 4
     ranked = result.ranked()
     assert len(ranked) == rows["deliver"].passed > 0
-    assert set(STAGE_ORDER) <= {e[0] for e in events}  # plus hull-refs / charged relaxations
+    assert set(STAGE_NAMES) <= {e[0] for e in events}  # plus hull-refs / charged relaxations
 
     root = result.root
     table = pq.read_table(root / "results.parquet")
@@ -50,7 +51,7 @@ def test_campaign_runs_end_to_end_and_funnel_adds_up(tmp_path, lj_workflow, lj):
     assert len(csv_lines) == len(ranked) + 1
     assert "formation_energy_per_atom [eV/atom]" in csv_lines[0]
     funnel = json.loads((root / "funnel.json").read_text())
-    assert [r["stage"] for r in funnel] == list(STAGE_ORDER)
+    assert [r["stage"] for r in funnel] == list(STAGE_NAMES)
     provenance = json.loads((root / "provenance.json").read_text())
     assert provenance["potential"]["name"] == "lennard-jones-toy"
     assert provenance["runs"][-1]["status"] == "completed"
@@ -61,7 +62,7 @@ def test_rerun_reuses_every_stage(tmp_path, lj_workflow, lj):
     second = screen.run(lj_workflow, tmp_path / "camp", potential=lj)
     assert [r.to_json() for r in first.records] == [r.to_json() for r in second.records]
     runs = json.loads((tmp_path / "camp" / "provenance.json").read_text())["runs"]
-    assert runs[1]["stages_run"] == [] and runs[1]["stages_reused"] == list(STAGE_ORDER)
+    assert runs[1]["stages_run"] == [] and runs[1]["stages_reused"] == list(STAGE_NAMES)
 
 
 def test_stage_functions_work_on_structures(lj, nacl):
@@ -76,15 +77,13 @@ def test_status_summarizes_a_partial_campaign(tmp_path, lj_workflow, lj):
     from screen.store.journal import Journal, read_shard
 
     result = screen.run(lj_workflow, tmp_path / "camp", potential=lj)
-    relax_dir = result.root / "stages" / "3-relax"
+    relax_dir = result.root / "stages" / "relax"
     relaxed = [r for r in read_shard(relax_dir / "records.jsonl") if "relax" in r.status]
     for path in relax_dir.glob("*.jsonl"):
         path.unlink()  # as if killed after one relaxation
     Journal(relax_dir / "shard-0000.journal.jsonl").append(relaxed[0])
     for later in ("estimate", "rank", "deliver"):
-        (result.root / "stages").joinpath(
-            f"{STAGE_ORDER.index(later) + 1}-{later}", "records.jsonl"
-        ).unlink()
+        (result.root / "stages" / later / "records.jsonl").unlink()
     info = summarize(result.root)
     states = {s.stage: s for s in info["stages"]}
     assert states["prefilter"].state == "done" and states["prefilter"].passed == len(relaxed)
@@ -122,3 +121,36 @@ def test_md_stage_runs_the_top_k_only_saves_trajectories_and_resumes(tmp_path, l
         assert record.provenance["md"]["supercell"] and record.status["md"].state == "ok"
     again = screen.run(workflow, tmp_path / "camp", potential=lj)
     assert [r.to_json() for r in again.records] == [r.to_json() for r in result.records]
+
+
+def test_a_campaign_with_numbered_stage_folders_opens_and_resumes(tmp_path, lj_workflow, lj):
+    """Campaigns of format 1 kept stage outputs in stages/<i>-<stage>: migrated on opening."""
+    from screen.status import summarize
+    from screen.store.campaign import CampaignDirectoryError
+
+    fresh = screen.run(lj_workflow, tmp_path / "fresh", potential=lj)
+    root = screen.run(lj_workflow, tmp_path / "old", potential=lj, until="estimate").root
+    for i, name in enumerate(STAGE_NAMES, 1):  # as an older batscreen left it
+        if (root / "stages" / name).is_dir():
+            (root / "stages" / name).rename(root / "stages" / f"{i}-{name}")
+    meta = json.loads((root / "campaign.json").read_text())
+    (root / "campaign.json").write_text(json.dumps({**meta, "format_version": 1}))
+    assert (root / "stages" / "3-relax" / "records.jsonl").is_file()
+
+    states = {s.stage: s.state for s in summarize(root)["stages"]}  # status reads it
+    assert [n for n in STAGE_NAMES if states[n] == "done"] == list(STAGE_NAMES[:4])
+    assert sorted(p.name for p in (root / "stages").iterdir()) == sorted(STAGE_NAMES[:4])
+    assert json.loads((root / "campaign.json").read_text())["format_version"] == 2
+
+    resumed = screen.run(lj_workflow, root, potential=lj)
+    last = json.loads((root / "provenance.json").read_text())["runs"][-1]
+    assert last["stages_reused"] == list(STAGE_NAMES[:4])
+    assert last["stages_run"] == list(STAGE_NAMES[4:])
+    assert [r.id for r in resumed.records] == [r.id for r in fresh.records]
+    assert differences(campaign_digest(fresh.root), campaign_digest(root)) == []
+
+    (root / "stages" / "relax").rename(root / "stages" / "3-relax")
+    (root / "stages" / "relax").mkdir()
+    (root / "campaign.json").write_text(json.dumps({**meta, "format_version": 1}))
+    with pytest.raises(CampaignDirectoryError, match=r"both 3-relax .* and relax exist"):
+        summarize(root)

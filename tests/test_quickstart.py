@@ -13,7 +13,7 @@ import pytest
 from pymatgen.core import Composition, Structure
 
 from screen.potentials.cards import get_card
-from screen.store.campaign import STAGE_ORDER
+from screen.stage_table import STAGE_NAMES
 from tests.campaign_digest import compare_with_golden
 from tests.conftest import QUICKSTART
 
@@ -38,11 +38,11 @@ def test_funnel_adds_up_and_is_printed(campaign):
     out, stdout = campaign
     assert "funnel" in stdout and "critical-element" in stdout
     rows = {r["stage"]: r for r in json.loads((out / "funnel.json").read_text())}
-    assert list(rows) == list(STAGE_ORDER)
+    assert list(rows) == list(STAGE_NAMES)
     for stage, row in rows.items():
         left = sum(item["count"] for item in row["left"])
         assert row["entered"] == row["passed"] + left, stage
-    for before, after in itertools.pairwise(STAGE_ORDER):
+    for before, after in itertools.pairwise(STAGE_NAMES):
         assert rows[after]["entered"] == rows[before]["passed"]
     assert 30 <= rows["generate"]["entered"] <= 100  # "a few dozen candidates"
     reasons = {item["reason"] for item in rows["prefilter"]["left"]}

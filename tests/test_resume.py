@@ -123,12 +123,12 @@ def workflow(tmp_path):
 def _check_complete(out: Path, before_kill: dict) -> None:
     prefiltered = [
         json.loads(line)
-        for line in (out / "stages" / "2-prefilter" / "records.jsonl").read_text().splitlines()
+        for line in (out / "stages" / "prefilter" / "records.jsonl").read_text().splitlines()
     ]
     to_relax = {
         r["id"] for r in prefiltered if all(s["state"] == "ok" for s in r["status"].values())
     }
-    relaxed_lines = (out / "stages" / "3-relax" / "records.jsonl").read_text().splitlines()
+    relaxed_lines = (out / "stages" / "relax" / "records.jsonl").read_text().splitlines()
     relaxed = [json.loads(line) for line in relaxed_lines]
     relaxed_ids = [r["id"] for r in relaxed if "relax" in r["status"]]
     assert sorted(relaxed_ids) == sorted(to_relax)  # none lost
@@ -136,14 +136,14 @@ def _check_complete(out: Path, before_kill: dict) -> None:
     by_id = {r["id"]: r for r in relaxed}
     for rid, record in before_kill.items():  # finished before the kill: carried unchanged,
         assert by_id[rid] == record  # not recomputed (relax_wall_time would differ)
-    assert not list((out / "stages" / "3-relax").glob("*.journal.jsonl"))
+    assert not list((out / "stages" / "relax").glob("*.journal.jsonl"))
     funnel = {row["stage"]: row for row in json.loads((out / "funnel.json").read_text())}
     assert funnel["relax"]["entered"] == len(to_relax)
 
 
 def test_kill_9_during_relax_then_resume(tmp_path, workflow):
     out = tmp_path / "camp"
-    relax_dir = out / "stages" / "3-relax"
+    relax_dir = out / "stages" / "relax"
     proc = _start(workflow, out)
     before_kill = _wait_for_journal(proc, relax_dir, 2, timeout=240)
     workers = _children(proc.pid)
@@ -169,7 +169,7 @@ def test_kill_9_during_relax_then_resume(tmp_path, workflow):
 @pytest.mark.slow
 def test_ctrl_c_during_relax_then_resume(tmp_path, workflow):
     out = tmp_path / "camp"
-    relax_dir = out / "stages" / "3-relax"
+    relax_dir = out / "stages" / "relax"
     proc = _start(workflow, out)
     _wait_for_journal(proc, relax_dir, 1, timeout=240)
     proc.send_signal(signal.SIGINT)

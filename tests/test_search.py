@@ -188,7 +188,7 @@ def test_a_constraint_nothing_meets_is_a_clear_error(tmp_path):
 def test_campaign_evaluator_relaxes_and_estimates_each_batch(tmp_path, lj):
     """The real evaluator with the toy potential: one relax call per batch, then estimate."""
     data = small_workflow(**{"potential.name": "lennard-jones-toy"})
-    data["stages"]["estimate"]["voltage"] = False
+    data["stages"]["estimate"]["electrode"] = False
     data["stages"]["rank"] = {
         "objectives": {"energy_above_hull_per_atom": {"direction": "minimize"}}
     }

@@ -145,7 +145,7 @@ def test_campaign_runs_as_arrays_with_dependencies_and_matches_a_local_run(clust
     assert [j["step"] for j in jobs] == ["relax", "estimate", "md", "finish"]
     assert jobs[1]["dependency"] == f"afterok:{jobs[0]['job_id']}"
     logs = list((root / "slurm" / "logs").glob("*relax*"))
-    assert len(logs) == len(json.loads((root / "stages" / "3-relax" / "plan.json").read_text())
+    assert len(logs) == len(json.loads((root / "stages" / "relax" / "plan.json").read_text())
                             ["shards"])  # fmt: skip  # one pilot task per shard
     started = time.perf_counter()
     local = screen.run(wf, tmp_path / "local")
@@ -170,7 +170,7 @@ def test_dry_run_writes_scripts_and_submits_nothing(cluster, tmp_path):
 
 
 def _journal_lines(root: Path, shard: int) -> int:
-    path = root / "stages" / "3-relax" / f"shard-{shard:04d}.journal.jsonl"
+    path = root / "stages" / "relax" / f"shard-{shard:04d}.journal.jsonl"
     return len(path.read_text().splitlines()) if path.is_file() else 0
 
 
@@ -222,8 +222,8 @@ def test_a_cancelled_task_is_resubmitted_and_nothing_is_lost_or_repeated(
     status = cli("status", str(root)).stdout
     assert "failed: relax shard 0: CANCELLED" in status
     assert "failed: estimate shard 0: dependency failed" in status
-    assert not (root / "stages" / "4-estimate").exists() or not any(
-        (root / "stages" / "4-estimate").glob("records*")
+    assert not (root / "stages" / "estimate").exists() or not any(
+        (root / "stages" / "estimate").glob("records*")
     )
     again = cli("resubmit", str(root)).stdout
     assert "relax" in again and "estimate" in again
@@ -321,7 +321,7 @@ def test_search_study_shared_by_an_array_of_two_tasks(cluster, tmp_path):
     data = small_workflow(**{"potential.name": "lennard-jones-toy"})
     data["chemical_space"]["framework_cations"] = ["Fe", "Cr", "Co", "Zn", "Ti", "V"]
     data["chemical_space"]["critical_policy"] = "report-only"  # 12 candidates to evaluate
-    data["stages"]["estimate"]["voltage"] = False
+    data["stages"]["estimate"]["electrode"] = False
     data["stages"]["rank"] = {
         "objectives": {"energy_above_hull_per_atom": {"direction": "minimize"}}
     }

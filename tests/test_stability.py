@@ -12,7 +12,8 @@ import pytest
 from pymatgen.core import Composition, Lattice, Structure
 from pymatgen.entries.computed_entries import ComputedEntry
 
-from screen.estimators.electrode import electrode_result, removable_ions
+from screen.estimators.electrode import electrode_result
+from screen.estimators.redox import removable_ions
 from screen.stability.entries import (
     ConventionError,
     DroppedEntryError,

@@ -11,12 +11,19 @@ import itertools
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from screen.estimators.stage import estimate
+from screen.estimators.stage import estimate_records
 from screen.records import record_from_structure
 from screen.relaxation.stage import relax_records
 from screen.workflow.spec import ChemicalSpace, EstimateParams, HullParams, RelaxParams
 
 pytestmark = pytest.mark.slow
+
+
+def estimate(records, space, params, potential, relax_params, references_dir=None, **kw):
+    return estimate_records(
+        records, space, params, potential, relax_params, references_dir, **kw
+    ).records
+
 
 QUICK_REFS = EstimateParams(hull=HullParams(polymorphs_per_formula=1, max_reference_atoms=16))
 
@@ -144,12 +151,15 @@ class ElementsOnly:
     def entries(self, systems):
         from pymatgen.core import Composition
 
-        from screen.estimators.references import elemental_references
+        from screen.context import InProcessRunner
+        from screen.relaxation.stage import ExtraRelaxations
+        from screen.stability.elements import elemental_references
         from screen.stability.entries import ml_entry
 
         elements = set().union(*systems)
+        extra = ExtraRelaxations(InProcessRunner(self.potential), RelaxParams(), "estimate")
         refs = elemental_references(
-            elements, self.potential, RelaxParams(), self.folder / "el.json"
+            elements, self.potential, RelaxParams(), self.folder / "el.json", extra
         )
         return [ml_entry(Composition(el), r.energy_per_atom_ev, el) for el, r in refs.items()]
 

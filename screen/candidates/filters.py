@@ -19,6 +19,7 @@ import numpy as np
 from screen.candidates.chemistry import oxidation_states, radius
 from screen.candidates.critical import CriticalList, assess
 from screen.candidates.supply import supply_properties
+from screen.context import StageContext, StageResult
 from screen.records import Record
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -230,3 +231,10 @@ def prefilter(records: list[Record], space: ChemicalSpace, params: PrefilterPara
     if params.duplicates:
         merge_duplicates(out, params)
     return out
+
+
+def prefilter_stage(
+    records: list[Record], params: PrefilterParams, context: StageContext
+) -> StageResult:
+    """The prefilter stage of a run."""
+    return StageResult(prefilter(records, context.chemical_space(STAGE), params))

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from screen.candidates.generators import load_generator
 from screen.candidates.generators.common import STAGE
+from screen.context import StageContext, StageResult
 from screen.records import Record
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,3 +46,10 @@ def generate(space: ChemicalSpace, params: GenerateParams) -> list[Record]:
                     f"seeded sample (seed {space.seed}) of {space.max_candidates}",
                 )
     return records
+
+
+def generate_stage(
+    records: list[Record], params: GenerateParams, context: StageContext
+) -> StageResult:
+    """The generate stage of a run (it takes no records: it makes them)."""
+    return StageResult(generate(context.chemical_space(STAGE), params))

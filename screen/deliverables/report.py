@@ -30,31 +30,9 @@ from typing import Any
 from screen.deliverables import plots
 from screen.deliverables.funnel import FunnelRow
 from screen.deliverables.table import change_label, ranked, recipe_label
-from screen.properties import PROPERTIES
+from screen.properties import card_properties, definitions, histogram_properties
 from screen.records import Property, Record
 from screen.store.atomic import atomic_write_text
-
-#: properties of a candidate card (after the objectives), in this order, when present
-CARD_PROPERTIES = (
-    "rank_score",
-    "formation_energy_per_atom",
-    "energy_above_hull_per_atom",
-    "average_voltage",
-    "capacity_gravimetric",
-    "specific_energy",
-    "volume_change_on_charge",
-    "bvse_barrier",
-    "bvse_dimensionality",
-    "md_activation_energy",
-    "conductivity_300K",
-    "critical_elements",
-    "hhi_production",
-    "element_cost",
-    "relax_converged",
-)
-
-#: properties whose distributions are shown besides the ranking objectives
-DISTRIBUTION_EXTRAS = ("energy_above_hull_per_atom", "bvse_barrier")
 
 DIRECTION_ARROW = {"minimize": "↓", "maximize": "↑"}
 
@@ -141,11 +119,13 @@ def unit_of(name: str, records: Sequence[Record] = ()) -> str:
         prop = record.properties.get(name)
         if prop is not None and prop.unit:
             return prop.unit
-    return PROPERTIES[name].unit if name in PROPERTIES else ""
+    known = definitions()
+    return known[name].unit if name in known else ""
 
 
 def _description(name: str) -> str:
-    return PROPERTIES[name].description if name in PROPERTIES else name
+    known = definitions()
+    return known[name].description if name in known else name
 
 
 def _sort_key(prop: Property | None) -> str:
@@ -445,7 +425,7 @@ def _distributions_section(
     records: list[Record], candidates: list[Record], objectives: dict[str, str]
 ) -> str:
     ranked_ids = {r.id for r in candidates}
-    names = list(dict.fromkeys([*objectives, *DISTRIBUTION_EXTRAS]))
+    names = list(dict.fromkeys([*objectives, *histogram_properties()]))
     dists = []
     for name in names:
         values = [(r.id, v) for r in records if (v := _finite(r.value(name))) is not None]
@@ -474,7 +454,7 @@ def _distributions_section(
 
 
 def _key_numbers(record: Record, objectives: dict[str, str]) -> str:
-    names = [n for n in dict.fromkeys([*objectives, *CARD_PROPERTIES]) if n in record.properties]
+    names = [n for n in dict.fromkeys([*objectives, *card_properties()]) if n in record.properties]
     rows = []
     for name in names:
         prop = record.properties[name]

@@ -10,8 +10,8 @@ from __future__ import annotations
 import io
 from typing import Any
 
-from screen.deliverables.table import CSV_PROPERTIES, CSV_UNCERTAINTIES, candidate_table, ranked
-from screen.properties import PROPERTIES
+from screen.deliverables.table import candidate_table, ranked
+from screen.properties import csv_columns, definitions, uncertainty_columns
 from screen.records import Record
 
 _FIXED_COLUMNS = {
@@ -36,12 +36,13 @@ def _column_notes(records: list[Record]) -> list[tuple[str, str, str, str]]:
         return prop.method if prop else ""
 
     rows = [(name, "", text, "") for name, text in _FIXED_COLUMNS.items()]
-    for name in CSV_PROPERTIES:
-        definition = PROPERTIES.get(name)
+    known = definitions()
+    for name in csv_columns():
+        definition = known.get(name)
         unit = definition.unit if definition else ""
         rows.append((name, unit, definition.description if definition else "", method(name)))
-    for name in CSV_UNCERTAINTIES:
-        unit = PROPERTIES[name].unit if name in PROPERTIES else ""
+    for name in uncertainty_columns():
+        unit = known[name].unit if name in known else ""
         rows.append((f"{name} uncertainty", unit, f"one standard uncertainty of {name}", ""))
     rows.append(
         (

@@ -10,71 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from screen.properties import PROPERTIES
+from screen.properties import csv_columns, definitions, uncertainty_columns
 from screen.records import Record
-
-#: (column, property name) of candidates.csv; the unit is appended to the column name
-CSV_PROPERTIES = (
-    "rank_score",
-    "pareto_front",
-    "pareto_probability",
-    "constraint_probability",
-    "formation_energy_per_atom",
-    "energy_above_hull_per_atom",
-    "hull_distance_per_atom",
-    "decomposition",
-    "average_voltage",
-    "capacity_gravimetric",
-    "capacity_volumetric",
-    "specific_energy",
-    "volume_change_on_charge",
-    "charged_formula",
-    "energy_above_hull_charged",
-    "theoretical_capacity_gravimetric",
-    "reduction_limit",
-    "oxidation_limit",
-    "reduction_products",
-    "oxidation_products",
-    "bvse_barrier",
-    "bvse_barrier_3d",
-    "bvse_dimensionality",
-    "conductivity_300K",
-    "diffusivity_300K",
-    "md_activation_energy",
-    "md_diffusivity",
-    "md_diffusivity_std",
-    "md_flags",
-    "estimate_flags",
-    "energy_per_atom",
-    "relax_converged",
-    "relax_steps",
-    "relax_max_force",
-    "relax_max_stress",
-    "volume_change_relax",
-    "spacegroup_initial",
-    "spacegroup_relaxed",
-    "critical_elements",
-    "critical_mass_fraction",
-    "hhi_production",
-    "hhi_reserve",
-    "element_cost",
-    "confidence_flags",
-    "precursor_suggestions",
-)
-
-
-#: properties whose standard uncertainty gets its own column ("<name> uncertainty [unit]")
-CSV_UNCERTAINTIES = (
-    "rank_score",
-    "formation_energy_per_atom",
-    "energy_above_hull_per_atom",
-    "hull_distance_per_atom",
-    "energy_above_hull_charged",
-    "average_voltage",
-    "md_activation_energy",
-    "diffusivity_300K",
-    "conductivity_300K",
-)
 
 
 def _uncertainty(record: Record, name: str) -> Any:
@@ -83,12 +20,14 @@ def _uncertainty(record: Record, name: str) -> Any:
 
 
 def _column(name: str) -> str:
-    unit = PROPERTIES[name].unit if name in PROPERTIES else ""
+    known = definitions()
+    unit = known[name].unit if name in known else ""
     return f"{name} [{unit}]" if unit else name
 
 
 def _uncertainty_column(name: str) -> str:
-    unit = PROPERTIES[name].unit if name in PROPERTIES else ""
+    known = definitions()
+    unit = known[name].unit if name in known else ""
     return f"{name} uncertainty [{unit}]" if unit else f"{name} uncertainty"
 
 
@@ -146,8 +85,9 @@ def candidate_table(records: list[Record], potential: str) -> tuple[list[str], l
     """Header and rows of the candidate table (CSV and spreadsheet), best first."""
     objectives = score_objectives(records)
     header = ["rank", "id", "formula", "origin", "generator", "substitution", "working_ion"]
-    header += [_column(name) for name in CSV_PROPERTIES]
-    header += [_uncertainty_column(name) for name in CSV_UNCERTAINTIES]
+    columns, uncertainties = csv_columns(), uncertainty_columns()
+    header += [_column(name) for name in columns]
+    header += [_uncertainty_column(name) for name in uncertainties]
     header += [f"score: {name}" for name in objectives]
     header += ["recipe", "potential", "cif"]
     rows = []
@@ -163,8 +103,8 @@ def candidate_table(records: list[Record], potential: str) -> tuple[list[str], l
             change_label(recipe),
             record.working_ion or "",
         ]
-        row += [_cell(record.value(name, "")) for name in CSV_PROPERTIES]
-        row += [_uncertainty(record, name) for name in CSV_UNCERTAINTIES]
+        row += [_cell(record.value(name, "")) for name in columns]
+        row += [_uncertainty(record, name) for name in uncertainties]
         row += [breakdown.get(name, "") for name in objectives]
         row += [json.dumps(recipe, sort_keys=True, default=str), potential]
         row += [f"cifs/{cif_name(record)}"]

@@ -25,12 +25,43 @@ from pathlib import Path
 from typing import Any
 
 from screen.hpc.profiles import Profile, ProfileError, quoted, render_job
+from screen.stage_table import STAGE_NAMES, STAGES, stage
 from screen.store.atomic import atomic_write_text
 from screen.store.campaign import Campaign, utc_now
 
-STEPS = ("relax", "estimate", "md", "finish")
-ARRAY_STEPS = ("relax", "md")
-KIND = {"relax": "relax", "md": "md", "estimate": "light", "finish": "light"}
+
+def _chain() -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """The chain's steps from the stage table: (step, the stages it runs).
+
+    The stages before the first per-record stage run where ``submit`` is called; each
+    per-record stage is a job array (its name), and the whole stages between two of them
+    one job, named after its last stage (the last job: ``finish``).
+    """
+    first = next(i for i, s in enumerate(STAGES) if s.per_record)
+    steps: list[tuple[str, tuple[str, ...]]] = []
+    group: list[str] = []
+    for step in STAGES[first:]:
+        if step.per_record:
+            if group:
+                steps.append((group[-1], tuple(group)))
+                group = []
+            steps.append((step.name, (step.name,)))
+        else:
+            group.append(step.name)
+    if group:
+        steps.append(("finish", tuple(group)))
+    return tuple(steps)
+
+
+CHAIN = _chain()
+STEPS = tuple(name for name, _ in CHAIN)
+ARRAY_STEPS = tuple(s.name for s in STAGES if s.per_record)
+#: the stage a step ends with (its output marks the step done)
+LAST_STAGE = {name: stages[-1] for name, stages in CHAIN}
+#: where submit stops: the stage before the first per-record stage
+LOGIN_UNTIL = STAGE_NAMES[STAGE_NAMES.index(ARRAY_STEPS[0]) - 1]
+#: the job kind of the cluster profile each step asks for
+KIND = {name: name if name in ARRAY_STEPS else "light" for name in STEPS}
 
 
 @dataclass
@@ -102,17 +133,27 @@ def write_scripts(campaign: Campaign, profile: Profile, shards: dict[str, int]) 
 
 
 def prepare(workflow: Any, out: Path) -> tuple[Campaign, dict[str, int]]:
-    """Run generate + prefilter here, fix the relax shard plan; shards per array step."""
+    """Run the stages before the first array here, fix its shard plan; shards per array.
+
+    Later arrays are sized by the most records their stage can take (md: top_k); tasks
+    beyond what reaches them find an empty shard and finish at once.
+    """
     from screen.executors.local import plan_shards
     from screen.pipeline import run
 
-    run(workflow, out, until="prefilter")
+    run(workflow, out, until=LOGIN_UNTIL)
     campaign = Campaign.open(out, workflow)
-    active = [r.id for r in campaign.read_output("prefilter") if r.active]
+    active = [r.id for r in campaign.read_output(LOGIN_UNTIL) if r.active]
     size = workflow.execution.shard_size
-    relax = len(plan_shards(campaign.stage_dir("relax"), active, size)) if active else 0
-    md = math.ceil(min(workflow.stages.md.top_k, len(active)) / size)
-    return campaign, {"relax": relax, "md": md}
+    first, *later = ARRAY_STEPS
+    shards = {first: len(plan_shards(campaign.stage_dir(first), active, size)) if active else 0}
+    for name in later:
+        step = stage(name)
+        most = len(active)
+        if step.most_records is not None:
+            most = step.most_records(step.params_of(workflow.stages), most)
+        shards[name] = math.ceil(most / size)
+    return campaign, shards
 
 
 def submit(
@@ -218,8 +259,7 @@ def campaign_status(root: Path, states: dict[str, Any] | None = None) -> list[St
             done_set = sealed_shards(stage_dir)
         else:
             total = 1 if mine else 0
-            stage = "estimate" if step == "estimate" else "deliver"
-            done_set = {0} if campaign.has_output(stage) else set()
+            done_set = {0} if campaign.has_output(LAST_STAGE[step]) else set()
         status = StepStatus(step, total, done=len(done_set & set(range(total))))
         for index in range(total):
             if index in done_set:
@@ -379,14 +419,12 @@ def run_task(root: Path, step: str, shard: int | None, workers: int | str | None
         outcome = run_shard(root, step, shard, workers=workers, should_stop=lambda: stop["now"])
         print(f"{step} shard {shard}: {outcome.done}/{outcome.size} records done", flush=True)
         return 0 if outcome.complete else 75
-    campaign = Campaign.load(root)
-    workflow = campaign.workflow()
-    if step == "estimate":
-        run(workflow, root, workers=workers, until="estimate", frozen=frozenset({"relax"}))
-    elif step == "finish":
-        run(workflow, root, workers=workers, frozen=frozenset({"relax", "md"}))
-    else:
+    if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
+    campaign = Campaign.load(root)
+    until = None if step == STEPS[-1] else LAST_STAGE[step]
+    # the arrays did the per-record work; a job never computes it
+    run(campaign.workflow(), root, workers=workers, until=until, frozen=frozenset(ARRAY_STEPS))
     return 0
 
 
@@ -395,4 +433,4 @@ def collect(root: Path) -> Any:
     from screen.pipeline import run
 
     campaign = Campaign.load(root)
-    return run(campaign.workflow(), root, frozen=frozenset({"relax", "md"}))
+    return run(campaign.workflow(), root, frozen=frozenset(ARRAY_STEPS))

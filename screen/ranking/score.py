@@ -24,6 +24,7 @@ import math
 
 import numpy as np
 
+from screen.context import StageContext, StageResult
 from screen.properties import unit_of
 from screen.ranking.pareto import front_probability, non_dominated_sort
 from screen.records import Record
@@ -197,3 +198,8 @@ def _score(candidates: list[Record], params: RankParams) -> None:
             method="probability that every constraint holds, independent Gaussian errors "
             "(standard uncertainties; exact values where none is known)",
         )
+
+
+def rank_stage(records: list[Record], params: RankParams, context: StageContext) -> StageResult:
+    """The rank stage of a run."""
+    return StageResult(rank(records, params))

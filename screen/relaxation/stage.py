@@ -1,11 +1,19 @@
-"""The relax stage: relax records with the batched engine; one failure never affects others."""
+"""The relax stage: relax records with the batched engine; one failure never affects others.
+
+``relax_records`` and ``single_point_records`` are per-record functions: the executor
+journals each result, on every core. :class:`ExtraRelaxations` is how a later stage
+relaxes the structures it needs besides its records (hull references, charged end
+members, elemental references), through the same runner: the one relaxation road.
+"""
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from screen.context import RecordRunner, StageContext, StageResult
 from screen.records import Record, structure_dict
 from screen.relaxation.ase_relax import RelaxationExploded, RelaxOutcome
 from screen.relaxation.engine import relax_many
@@ -130,3 +138,85 @@ def relax_records(
 
     relax_many(structures, potential, params, max_batch_atoms=max_batch_atoms, on_result=finished)
     return [done[k] for k in range(len(records))]
+
+
+def relax_stage(records: list[Record], params: RelaxParams, context: StageContext) -> StageResult:
+    """The relax stage: every record relaxed through the context's runner."""
+    return StageResult(context.runner.map(relax_records, records, params, stage=STAGE))
+
+
+def single_point_records(
+    records: list[Record],
+    params: RelaxParams,
+    potential: Potential,
+    *,
+    max_batch_atoms: int | None = None,
+    on_result: Callable[[Record], None] | None = None,
+) -> list[Record]:
+    """Energy of each record's structure as it is (a per-record function).
+
+    ``params`` and ``max_batch_atoms`` are accepted for the runner's calling convention;
+    a failure is recorded on its record (stage ``single-point``), never raised.
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    out = []
+    for record in records:
+        done = record.copy_for_stage()
+        try:
+            atoms = AseAtomsAdaptor.get_atoms(record.initial_structure())
+            energy = float(potential.evaluate([atoms]).energy[0])
+            if not math.isfinite(energy):
+                raise ValueError(f"energy {energy}")
+            done.set_property(
+                "energy",
+                energy,
+                unit="eV",
+                method=f"single point with {potential.identity.name}, unrelaxed",
+                model=potential.identity,
+            )
+            done.mark("single-point", "ok")
+        except Exception as exc:  # this structure is skipped, the others go on
+            done.mark(
+                "single-point", "failed", "single-point-error", f"{type(exc).__name__}: {exc}"
+            )
+        out.append(done)
+        if on_result is not None:
+            on_result(done)
+    return out
+
+
+class ExtraRelaxations:
+    """Relaxations and single points a stage needs besides its own records.
+
+    Everything goes through the stage's runner (journaled and parallel in a campaign,
+    in this process from Python), each kind of work under its own label.
+    """
+
+    def __init__(self, runner: RecordRunner, params: RelaxParams, stage: str):
+        self.runner = runner
+        self.params = params
+        self.stage = stage
+
+    @classmethod
+    def of(cls, context: StageContext, stage: str) -> ExtraRelaxations:
+        """The extra work of ``stage`` with the relax stage's settings."""
+        return cls(context.runner, context.stages.relax, stage)
+
+    def relax(
+        self, label: str, records: list[Record], params: RelaxParams | None = None
+    ) -> list[Record]:
+        """``records`` relaxed (``params`` replaces the relax stage's, e.g. fixed cell)."""
+        if not records:
+            return []
+        return self.runner.map(
+            relax_records, records, params or self.params, stage=self.stage, extra=f"relax/{label}"
+        )
+
+    def single_points(self, label: str, records: list[Record]) -> list[Record]:
+        """Energies of ``records`` as they are."""
+        if not records:
+            return []
+        return self.runner.map(
+            single_point_records, records, self.params, stage=self.stage, extra=f"points/{label}"
+        )

@@ -14,6 +14,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from screen.context import StageContext
 from screen.records import Record
 from screen.search.loop import Evaluator, SearchResult, run_search, write_summary
 from screen.search.space import SearchSpace, SearchSpaceError
@@ -27,44 +28,45 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-class CampaignEvaluator:
-    """Relax a batch with the batched engine, then estimate it.
+def search_context(wf: Workflow, potential: Any, out: Path) -> StageContext:
+    """The context of a search's stages: in this process, references cached in ``out``.
 
-    Estimates: hull, electrode, BVSE; hull references cached in ``references_dir``.
+    On a GPU the whole batch shares each potential call (execution.max_batch_atoms); on
+    CPU one structure at a time, where batching does not pay (MEASUREMENTS.md).
     """
+    from screen.context import InProcessRunner
+    from screen.potentials.base import resolve_device
 
-    def __init__(self, workflow: Workflow, potential: Any, references_dir: Path):
+    device = resolve_device(wf.potential.device)
+    card = getattr(potential, "card", None)
+    return StageContext(
+        stages=wf.stages,
+        potential=potential,
+        runner=InProcessRunner(potential, max_batch_atoms=wf.execution.batch_atoms(device)),
+        space=wf.chemical_space,
+        folder=Path(out),
+        references_dir=Path(out) / "references",
+        potential_name=card.name if card is not None else wf.potential.name,
+    )
+
+
+class CampaignEvaluator:
+    """A batch through the stages a search evaluates (relax, estimate), in this process."""
+
+    def __init__(self, workflow: Workflow, potential: Any, out: Path):
         self.workflow = workflow
-        self.potential = potential
-        self.references_dir = Path(references_dir)
+        self.context = search_context(workflow, potential, out)
 
     def __call__(self, records: list[Record]) -> list[Record]:
         """The batch relaxed and estimated (records that failed keep their reason)."""
-        from screen import stages
-        from screen.potentials.base import resolve_device
-        from screen.relaxation.stage import relax_records
+        from screen.stage_table import in_search, run_stage
 
-        wf = self.workflow
-        device = resolve_device(wf.potential.device)
-        # on a GPU the whole batch shares each potential call (execution.max_batch_atoms);
-        # on CPU one structure at a time, where batching does not pay (MEASUREMENTS.md)
-        relaxed = relax_records(
-            records,
-            wf.stages.relax,
-            self.potential,
-            max_batch_atoms=wf.execution.batch_atoms(device),
+        for stage in in_search("evaluate"):
+            records = run_stage(stage, records, self.context).records
+        log.info(
+            "search batch: %d evaluated, %d active", len(records), sum(r.active for r in records)
         )
-        active = [r for r in relaxed if r.active]
-        estimated = stages.estimate(
-            active,
-            wf.chemical_space,
-            wf.stages.estimate,
-            self.potential,
-            wf.stages.relax,
-            self.references_dir,
-        )
-        log.info("search batch: %d relaxed, %d estimated on %s", len(relaxed), len(active), device)
-        return estimated + [r for r in relaxed if not r.active]
+        return records
 
 
 def search_goals(workflow: Workflow) -> tuple[dict[str, Objective], dict[str, Bounds]]:
@@ -92,7 +94,6 @@ def search(
     ``evaluate`` replaces relax + estimate (benchmarks replay cached results, tests use
     toys); ``max_rounds`` stops after that many ask/tell rounds (a rerun continues).
     """
-    from screen import stages
     from screen.potentials.registry import DeferredPotential
     from screen.workflow.load import load_workflow
 
@@ -102,14 +103,17 @@ def search(
     assert params is not None  # search_goals raised otherwise
     out = Path(out)
     space = SearchSpace(wf.chemical_space, wf.stages.generate)
+    # a proposal is compared with the others by the study itself: no duplicate merging
     prefilter_params = wf.stages.prefilter.model_copy(update={"duplicates": False})
+    stages = wf.stages.model_copy(update={"prefilter": prefilter_params})
+    filtering = search_context(wf.model_copy(update={"stages": stages}), potential, out)
     if evaluate is None:
         from screen.potentials.base import resolve_device
 
         model = potential or DeferredPotential(
             wf.potential.card(), resolve_device(wf.potential.device), wf.potential.dtype
         )
-        evaluate = CampaignEvaluator(wf, model, out / "references")
+        evaluate = CampaignEvaluator(wf, model, out)
     result = run_search(
         space,
         params,
@@ -119,7 +123,7 @@ def search(
         journal=out / "search" / "journal.log",
         store_dir=out / "search" / "records",
         study_name=wf.name,
-        prefilter=lambda records: stages.prefilter(records, wf.chemical_space, prefilter_params),
+        prefilter=lambda records: _filtered(records, filtering),
         max_rounds=max_rounds,
     )
     write_summary(out / "search.json", result, objectives)
@@ -128,37 +132,32 @@ def search(
     return result
 
 
+def _filtered(records: list[Record], context: StageContext) -> list[Record]:
+    from screen.stage_table import in_search, run_stage
+
+    for stage in in_search("filter"):
+        records = run_stage(stage, records, context).records
+    return records
+
+
 def deliver_search(
     wf: Workflow, out: Path, result: SearchResult, potential: Any = None
 ) -> list[Record]:
-    """Rank (the workflow's rank stage) and deliver the evaluated records."""
-    from screen import stages
-    from screen.deliverables.funnel import format_funnel, funnel
-    from screen.pipeline import write_campaign_report
+    """The search's finish stages (rank, deliver) on the evaluated records, and the report."""
+    from screen.deliverables.stage import write_campaign_report, write_funnel
     from screen.provenance import host_description, package_versions
-    from screen.store.campaign import STAGE_ORDER, utc_now
-    from screen.workflow.catalog import critical_elements
+    from screen.stage_table import STAGES, in_search, run_stage
+    from screen.store.campaign import utc_now
 
+    context = search_context(wf, potential, out)
     records = list(result.records)
-    ranked = stages.rank([r for r in records if r.active], wf.stages.rank)
-    by_id = {r.id: r for r in ranked}
-    records = [by_id.get(r.id, r) for r in records]
-    name = getattr(potential, "card", None)
-    card_name = name.name if name is not None else wf.potential.name
-    delivered = stages.deliver(
-        records,
-        out,
-        wf.stages.deliver,
-        card_name,
-        avoid_elements=critical_elements(wf.chemical_space.critical_list),
-    )
-    rows = funnel(delivered, tuple(s for s in STAGE_ORDER if s != "md"))
-    atomic_write_text(out / "funnel.json", json.dumps([r.as_dict() for r in rows], indent=1))
-    atomic_write_text(out / "funnel.txt", format_funnel(rows) + "\n")
+    for stage in in_search("finish"):
+        records = run_stage(stage, records, context).records
+    rows = write_funnel(out, records, tuple(s.name for s in STAGES if s.search != "skip"))
     provenance = {
         "campaign": wf.name,
         "workflow": wf.model_dump(mode="json"),
-        "potential": {"name": card_name},
+        "potential": {"name": context.potential_name},
         "search": {
             "trials": result.trials,
             "evaluations": result.evaluations,
@@ -169,5 +168,5 @@ def deliver_search(
     }
     atomic_write_text(out / "provenance.json", json.dumps(provenance, indent=1, default=str))
     if wf.stages.deliver.report:
-        write_campaign_report(out, wf, delivered, rows)
-    return delivered
+        write_campaign_report(out, wf, records, rows)
+    return records

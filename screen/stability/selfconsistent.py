@@ -1,20 +1,18 @@
 """The offline default hull references: computed with the campaign's own potential.
 
-Elements come from candidates/elemental-references.yaml (screen/estimators/references.py);
+Elements come from candidates/elemental-references.yaml (screen/stability/elements.py);
 binary and ternary phases from the ionic AFLOW prototypes (screen/stability/phases.py).
 For each subsystem, every buildable phase gets a single-point energy at its predicted
-volume, the ``polymorphs`` lowest per formula are relaxed (through the campaign's relax
-executor, so in parallel and journaled), and the converged ones are cached per
-(potential, subsystem). Such a hull misses every phase the library cannot build, so
+volume, the ``polymorphs`` lowest per formula are relaxed (through the stage's extra
+relaxations: in a campaign in parallel and journaled), and the converged ones are cached
+per (potential, subsystem). Such a hull misses every phase the library cannot build, so
 results carry the flag ``hull-from-incomplete-references``.
 """
 
 from __future__ import annotations
 
-import functools
 import json
 import logging
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,67 +24,12 @@ from screen.store.atomic import atomic_write_text
 if TYPE_CHECKING:  # pragma: no cover
     from screen.potentials.base import Potential
     from screen.records import Record
+    from screen.relaxation.stage import ExtraRelaxations
     from screen.workflow.spec import RelaxParams
 
 log = logging.getLogger(__name__)
 
-RelaxRecords = Callable[[list["Record"]], list["Record"]]
 PHASES_VERSION = 1  # bump when prototype_phases changes what it builds
-
-
-def single_point_records(
-    records: list[Record],
-    params: RelaxParams,
-    potential: Potential,
-    *,
-    max_batch_atoms: int | None = None,
-    on_result: Callable[[Record], None] | None = None,
-) -> list[Record]:
-    """Energy of each record's structure as it is (an executor stage function).
-
-    ``params`` and ``max_batch_atoms`` are accepted for the executor's calling
-    convention; a failure is recorded on its record, never raised.
-    """
-    import math
-
-    from pymatgen.io.ase import AseAtomsAdaptor
-
-    out = []
-    for record in records:
-        done = record.copy_for_stage()
-        try:
-            atoms = AseAtomsAdaptor.get_atoms(record.initial_structure())
-            energy = float(potential.evaluate([atoms]).energy[0])
-            if not math.isfinite(energy):
-                raise ValueError(f"energy {energy}")
-            done.set_property(
-                "energy",
-                energy,
-                unit="eV",
-                method=f"single point with {potential.identity.name}, unrelaxed",
-                model=potential.identity,
-            )
-            done.mark("single-point", "ok")
-        except Exception as exc:  # this phase is skipped, the others go on
-            done.mark(
-                "single-point", "failed", "single-point-error", f"{type(exc).__name__}: {exc}"
-            )
-        out.append(done)
-        if on_result is not None:
-            on_result(done)
-    return out
-
-
-def single_points_in_process(potential: Potential, params: RelaxParams) -> RelaxRecords:
-    """Single points in this process."""
-    return functools.partial(single_point_records, params=params, potential=potential)
-
-
-def relax_in_process(potential: Potential, params: RelaxParams) -> RelaxRecords:
-    """A relax function running batscreen's engine in this process."""
-    from screen.relaxation.stage import relax_records
-
-    return functools.partial(relax_records, params=params, potential=potential)
 
 
 class SelfConsistentReferences:
@@ -100,8 +43,7 @@ class SelfConsistentReferences:
         potential: Potential,
         relax_params: RelaxParams,
         cache_dir: Path,
-        relax: RelaxRecords | None = None,
-        single_points: RelaxRecords | None = None,
+        extra: ExtraRelaxations,
         polymorphs: int = 2,
         max_atoms: int = 24,
         largest_subsystem: int = 3,
@@ -110,8 +52,7 @@ class SelfConsistentReferences:
         self.convention: str = potential.card.energy_convention
         self.relax_params = relax_params
         self.cache_dir = Path(cache_dir)
-        self.relax = relax or relax_in_process(potential, relax_params)
-        self.single_points = single_points or single_points_in_process(potential, relax_params)
+        self.extra = extra
         self.polymorphs = polymorphs
         self.max_atoms = max_atoms
         self.largest = largest_subsystem
@@ -158,7 +99,7 @@ class SelfConsistentReferences:
                 owner[record.id] = (sub, phase)
                 records.append(record)
         scored: dict[tuple[tuple[str, ...], str], list[tuple[float, ReferencePhase]]] = {}
-        for record in self.single_points(records) if records else []:
+        for record in self.extra.single_points("ref-points", records):
             if not record.active:
                 log.warning("single point of %s failed", owner[record.id][1].label)
                 continue
@@ -192,7 +133,7 @@ class SelfConsistentReferences:
                 owner[record.id] = (sub, phase)
                 records.append(record)
         log.info("relaxing %d reference phases for %d subsystems", len(records), len(subs))
-        relaxed = self.relax(records) if records else []
+        relaxed = self.extra.relax("hull-refs", records)
         found: dict[tuple[str, ...], list[dict[str, Any]]] = {sub: [] for sub in subs}
         for record in relaxed:
             sub, phase = owner[record.id]
@@ -215,11 +156,15 @@ class SelfConsistentReferences:
         """Every reference entry within ``systems`` and their subsystems."""
         from pymatgen.core import Composition, Structure
 
-        from screen.estimators.references import elemental_references
+        from screen.stability.elements import elemental_references
 
         elements = set().union(*systems) if systems else set()
         refs = elemental_references(
-            elements, self.potential, self.relax_params, self.cache_dir / "elements.json"
+            elements,
+            self.potential,
+            self.relax_params,
+            self.cache_dir / "elements.json",
+            self.extra,
         )
         out: list[Any] = [
             ml_entry(

@@ -5,14 +5,18 @@ Layout::
     campaign.json               name, fingerprint, identity (what the workflow fixes)
     workflow.yaml               the resolved workflow (every default filled in)
     provenance.json             runs, versions, potential identity, host, device, times
-    stages/<i>-<stage>/records.jsonl   the full population after the stage (atomic)
-    stages/<i>-<stage>/plan.json       shards of a per-record stage
-    stages/<i>-<stage>/shard-NNNN.journal.jsonl / shard-NNNN.jsonl
-    references/<potential>.json  elemental reference energies
+    stages/<stage>/records.jsonl   the full population after the stage (atomic)
+    stages/<stage>/plan.json       shards of a per-record stage
+    stages/<stage>/shard-NNNN.journal.jsonl / shard-NNNN.jsonl
+    references/                    hull references, journals of the extra relaxations
+    md/                            MD trajectories
     candidates.csv/.xlsx/.json, report.html, results.parquet, funnel.json/.txt, cifs/
 
-A directory that holds another campaign (a different fingerprint) is refused, and a new
-campaign directory appears only complete (created under a temporary name, then renamed).
+Stage folders are named by stage (format 2). A campaign made with numbered folders
+(``stages/3-relax``, format 1) is migrated when it is opened: each folder is renamed to
+its stage's name, nothing else changes. A directory that holds another campaign (a
+different fingerprint) is refused, and a new campaign directory appears only complete
+(created under a temporary name, then renamed).
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shutil
 import tempfile
 from datetime import datetime, timezone
@@ -33,9 +38,9 @@ from screen.store.atomic import atomic_write_text
 from screen.store.journal import read_shard, write_shard
 from screen.workflow.spec import Workflow
 
-STAGE_ORDER = ("generate", "prefilter", "relax", "estimate", "md", "rank", "deliver")
 CAMPAIGN_FILE = "campaign.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: stage folders named by stage (1: numbered, stages/3-relax)
+_NUMBERED = re.compile(r"^[0-9]+-([a-z][a-z0-9_-]*)$")
 
 
 class CampaignDirectoryError(RuntimeError):
@@ -80,6 +85,29 @@ class Campaign:
     def __init__(self, root: Path, meta: dict[str, Any]):
         self.root = Path(root)
         self.meta = meta
+        if int(meta.get("format_version", 1)) < FORMAT_VERSION:
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Format 1 -> 2: ``stages/<i>-<stage>`` renamed ``stages/<stage>``."""
+        stages = self.root / "stages"
+        for folder in sorted(stages.iterdir()) if stages.is_dir() else []:
+            match = _NUMBERED.match(folder.name)
+            if not folder.is_dir() or match is None:
+                continue
+            target = stages / match.group(1)
+            if target.exists():
+                raise CampaignDirectoryError(
+                    f"{self.root}: both {folder.name} (numbered, older layout) and "
+                    f"{target.name} exist under stages/; keep the one to resume from"
+                )
+            try:
+                os.rename(folder, target)
+            except FileNotFoundError:  # another process migrated it just now
+                if not target.is_dir():
+                    raise
+        self.meta = {**self.meta, "format_version": FORMAT_VERSION}
+        atomic_write_text(self.root / CAMPAIGN_FILE, json.dumps(self.meta, indent=1))
 
     # ------------------------------------------------------------------ opening
     @classmethod
@@ -157,8 +185,8 @@ class Campaign:
 
     # ------------------------------------------------------------------ stages
     def stage_dir(self, stage: str) -> Path:
-        """Directory of a stage's shards and journals."""
-        return self.root / "stages" / f"{STAGE_ORDER.index(stage) + 1}-{stage}"
+        """Directory of a stage's output, shards and journals: ``stages/<stage>``."""
+        return self.root / "stages" / stage
 
     def output_path(self, stage: str) -> Path:
         """The stage's complete output (exists only when the stage finished)."""
@@ -175,10 +203,6 @@ class Campaign:
     def write_output(self, stage: str, records: list[Record]) -> None:
         """Store the stage's complete output atomically (marks the stage done)."""
         write_shard(self.output_path(stage), records)
-
-    def references_file(self, potential_name: str) -> Path:
-        """Cache of elemental reference energies for one potential."""
-        return self.root / "references" / f"{potential_name}.json"
 
     # ------------------------------------------------------------------ provenance
     @property

@@ -1,7 +1,7 @@
 """The md stage: batched ML molecular dynamics for the best K candidates.
 
-The pipeline picks the K (``select_top_k``) and hands only them to ``md_records`` through
-the per-record executor (journaled, resumable); the others pass through unchanged. Every
+The stage picks the K (``select_top_k``) and hands only them to ``md_records`` through
+the run's runner (journaled, resumable in a campaign); the others pass through unchanged. Every
 chosen candidate runs at every temperature of the workflow, all systems of a call in
 one batched Langevin run (one potential call per step). Per temperature: tracer
 diffusivity with its standard error and trust flags; over the trusted temperatures: an
@@ -17,7 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from screen.context import StageContext, StageResult
 from screen.ions import ion_charge
+from screen.properties import MD_PROPERTIES
 from screen.records import Record
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -32,18 +34,21 @@ log = logging.getLogger(__name__)
 STAGE = "md"
 ROOM_TEMPERATURE_K = 300.0
 
-# what this stage adds: kept out of the pre-MD ranking that picks the K
-MD_PROPERTIES = frozenset(
-    {
-        "md_diffusivity",
-        "md_diffusivity_std",
-        "md_flags",
-        "md_activation_energy",
-        "diffusivity_300K",
-        "conductivity_300K",
-        "log10_conductivity_300K",
-    }
-)
+
+def md_stage(records: list[Record], params: MDParams, context: StageContext) -> StageResult:
+    """The md stage of a run: MD for the top K (journaled), the rest pass through."""
+    chosen = set(select_top_k(records, params, context.stages.rank))
+    rest = [r.copy_for_stage() for r in records if r.id not in chosen]
+    for record in rest:
+        record.mark(STAGE, "ok")
+    context.report(STAGE, 0, len(chosen))
+    if not chosen:
+        return StageResult(rest)
+    options = {"trajectory_dir": str(context.folder / "md")} if context.folder else {}
+    done = context.runner.map(
+        md_records, [r for r in records if r.id in chosen], params, stage=STAGE, options=options
+    )
+    return StageResult(done + rest)
 
 
 def select_top_k(records: list[Record], params: MDParams, rank_params: RankParams) -> list[str]:

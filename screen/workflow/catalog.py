@@ -14,18 +14,17 @@ from typing import Any
 import yaml
 
 from screen.checksums import file_sha256
-from screen.properties import RANKABLE_PROPERTIES
 from screen.resources import resource_dir
 
 __all__ = [
     "ELEMENT_SYMBOLS",
-    "RANKABLE_PROPERTIES",
     "check_structure_file",
     "critical_elements",
     "critical_list_names",
     "file_sha256",
     "model_card_names",
     "prototype_names",
+    "rankable_properties",
 ]
 
 ELEMENT_SYMBOLS = frozenset(
@@ -36,6 +35,13 @@ ELEMENT_SYMBOLS = frozenset(
 )
 
 STRUCTURE_SUFFIXES = (".cif", ".json", ".vasp", ".poscar", ".xyz", ".extxyz")
+
+
+def rankable_properties() -> tuple[str, ...]:
+    """Names of the properties a ranking may use (stages' and estimators' declarations)."""
+    from screen.properties import rankable
+
+    return tuple(sorted(rankable()))
 
 
 def _stems(folder: str, sub: str) -> list[str]:

@@ -9,18 +9,8 @@ from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from screen.potentials.cards import EnergyConvention
 from screen.workflow import catalog
-from screen.workflow.types import ElementSymbol, Frozen, known
-
-
-def existing_file(path: Path | None, info: ValidationInfo, what: str) -> Path | None:
-    """A file path resolved against the workflow file's folder; an error if it is missing."""
-    if path is None:
-        return None
-    base = Path((info.context or {}).get("base_dir", "."))
-    full = (path if path.is_absolute() else base / path).resolve()
-    if not full.is_file():
-        raise ValueError(f"{what} {full} does not exist")
-    return full
+from screen.workflow.estimate import EstimateParams
+from screen.workflow.types import ElementSymbol, Frozen, existing_file, known
 
 
 class PotentialSpec(Frozen):
@@ -252,115 +242,6 @@ class RelaxParams(Frozen):
     )
 
 
-class HullParams(Frozen):
-    """Convex-hull references (screen/stability/): where they come from and how many."""
-
-    references: Literal["self-consistent", "materials-project", "file"] = Field(
-        default="self-consistent",
-        description="self-consistent: elements and prototype-built binary/ternary phases "
-        "relaxed with the same potential (offline; flagged as incomplete); "
-        "materials-project: MP entries via mp-api, cached in the campaign; "
-        "file: a JSON list of pymatgen ComputedStructureEntry objects (entries_file)",
-    )
-    entries_file: Path | None = Field(
-        default=None, description="references: file -- the JSON file of computed entries"
-    )
-    entries_convention: EnergyConvention = Field(
-        default="mp2020-corrected",
-        description="references: file -- energy convention of the file's entries",
-    )
-    api_key_env: str = Field(
-        default="MP_API_KEY", description="references: materials-project -- key variable"
-    )
-    include_candidates: bool = Field(
-        default=True,
-        description="the campaign's relaxed candidates join the hull (each is measured "
-        "against the references and the other candidates)",
-    )
-    polymorphs_per_formula: int = Field(
-        default=2,
-        ge=1,
-        le=20,
-        description="self-consistent: prototypes relaxed per reference formula (the lowest "
-        "single-point energies at the predicted volume)",
-    )
-    max_reference_atoms: int = Field(
-        default=24, ge=1, le=200, description="self-consistent: largest prototype cell built"
-    )
-    cache_dir: Path | None = Field(
-        default=None,
-        description="self-consistent: folder shared between campaigns for relaxed "
-        "references (default: inside the campaign directory)",
-    )
-
-    @field_validator("entries_file")
-    @classmethod
-    def _entries_exist(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        return existing_file(path, info, "entries file")
-
-    @model_validator(mode="after")
-    def _file_given(self) -> HullParams:
-        if self.references == "file" and self.entries_file is None:
-            raise ValueError("references: file needs entries_file")
-        return self
-
-    def reference_convention(self) -> str | None:
-        """Energy convention of the references (None: the potential's own, self-consistent)."""
-        if self.references == "materials-project":
-            return "mp2020-corrected"
-        if self.references == "file":
-            return self.entries_convention
-        return None
-
-
-class BVSEParams(Frozen):
-    """Bond-valence site energy: migration barrier and network dimensionality (tier 1)."""
-
-    enabled: bool = Field(
-        default=True,
-        description="percolation barrier (1D/2D/3D) and dimensionality of the working ion's "
-        "network for every relaxed candidate (softBV parameters)",
-    )
-    resolution_angstrom: float = Field(
-        default=0.2, gt=0.05, le=0.5, description="spacing of the site-energy grid (Å)"
-    )
-
-
-class EstimateParams(Frozen):
-    """Property estimators run after relaxation."""
-
-    formation_energy: bool = Field(
-        default=True,
-        description="formation energy per atom and energy above the convex hull, with "
-        "decomposition products (hull references: see hull)",
-    )
-    hull: HullParams = Field(default_factory=HullParams)
-    capacity: bool = Field(
-        default=True, description="theoretical capacity if every working ion is extracted"
-    )
-    voltage: bool = Field(
-        default=True,
-        description="cathodes: relax the charged end member (working ion removed as far as "
-        "the host's redox allows) and report average voltage, capacity, specific energy, "
-        "volume change and the charged phase's energy above hull",
-    )
-    electrochemical_window: bool = Field(
-        default=True,
-        description="electrolytes: reduction and oxidation limits vs the working-ion metal "
-        "from the grand-potential phase diagram",
-    )
-    bvse: BVSEParams = Field(default_factory=BVSEParams)
-    max_formation_energy_per_atom_ev: float = Field(
-        default=1.0,
-        description="records above this formation energy (eV/atom) are marked unphysical",
-    )
-    min_formation_energy_per_atom_ev: float = Field(
-        default=-5.0,
-        description="records below this formation energy (eV/atom) are marked unphysical "
-        "(no known compound is below about -4.5 eV/atom)",
-    )
-
-
 class MDParams(Frozen):
     """ML molecular dynamics for the best candidates (tier 2 of the conductivity estimate).
 
@@ -410,10 +291,10 @@ class MDParams(Frozen):
     @field_validator("select_by")
     @classmethod
     def _known_selector(cls, value: str) -> str:
-        if value != "rank-score" and value not in catalog.RANKABLE_PROPERTIES:
+        if value != "rank-score" and value not in catalog.rankable_properties():
             raise ValueError(
                 f"select_by {value!r}: use 'rank-score' or a rankable property ("
-                + ", ".join(sorted(catalog.RANKABLE_PROPERTIES))
+                + ", ".join(catalog.rankable_properties())
                 + ")"
             )
         return value
@@ -528,11 +409,11 @@ def _some_rankable(objectives: dict[str, Objective]) -> None:
 
 
 def _known_rankable(names: list[str]) -> None:
-    bad = [n for n in names if n not in catalog.RANKABLE_PROPERTIES]
+    bad = [n for n in names if n not in catalog.rankable_properties()]
     if bad:
         raise ValueError(
             f"unknown property {', '.join(bad)}; rankable: "
-            + ", ".join(sorted(catalog.RANKABLE_PROPERTIES))
+            + ", ".join(catalog.rankable_properties())
         )
 
 

@@ -17,13 +17,20 @@ from pydantic import Field, field_validator, model_validator
 from screen.checksums import file_sha256
 from screen.ions import WORKING_IONS
 from screen.workflow import catalog
+from screen.workflow.estimate import (
+    BVSEParams,
+    CapacityParams,
+    ElectrodeParams,
+    EstimateParams,
+    EstimatorParams,
+    HullParams,
+    WindowParams,
+)
 from screen.workflow.params import (
     Bounds,
     DeliverParams,
-    EstimateParams,
     Execution,
     GenerateParams,
-    HullParams,
     MDParams,
     Objective,
     PotentialSpec,
@@ -38,11 +45,15 @@ from screen.workflow.types import ElementSymbol, Frozen
 
 __all__ = [
     "WORKING_IONS",
+    "BVSEParams",
     "Bounds",
+    "CapacityParams",
     "ChemicalSpace",
     "DeliverParams",
+    "ElectrodeParams",
     "ElementSymbol",
     "EstimateParams",
+    "EstimatorParams",
     "Execution",
     "GenerateParams",
     "HullParams",
@@ -54,6 +65,7 @@ __all__ = [
     "RelaxParams",
     "SearchParams",
     "Stages",
+    "WindowParams",
     "Workflow",
 ]
 
@@ -120,7 +132,8 @@ class Workflow(Frozen):
             profile_ranking(profile, self.chemical_space.role)  # ValueError: role not covered
         estimate = self.stages.estimate
         theirs = estimate.hull.reference_convention()
-        if estimate.formation_energy and theirs is not None:
+        hull_used = estimate.hull.enabled or estimate.electrode.enabled or estimate.window.enabled
+        if hull_used and theirs is not None:
             from screen.stability.entries import hull_convention
 
             card = self.potential.card()

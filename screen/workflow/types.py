@@ -85,3 +85,14 @@ class Frozen(BaseModel):
     """Base of every workflow model: immutable, unknown keys are errors."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+def existing_file(path: Path | None, info: ValidationInfo, what: str) -> Path | None:
+    """A file path resolved against the workflow file's folder; an error if it is missing."""
+    if path is None:
+        return None
+    base = Path((info.context or {}).get("base_dir", "."))
+    full = (path if path.is_absolute() else base / path).resolve()
+    if not full.is_file():
+        raise ValueError(f"{what} {full} does not exist")
+    return full

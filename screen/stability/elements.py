@@ -1,8 +1,10 @@
 """Elemental reference energies relaxed with the same potential as the candidates.
 
 Structures come from candidates/elemental-references.yaml (simple crystals and molecules
-in a box; complex ground states replaced by labelled stand-ins). Results are cached per
-potential identity in a JSON file, so a campaign relaxes each element once.
+in a box; complex ground states replaced by labelled stand-ins). They are relaxed through
+the stage's extra relaxations (journaled and parallel in a campaign): crystals with
+their cell, molecules at fixed cell. Results are cached per potential identity in a JSON
+file, so a campaign relaxes each element once.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from ase import Atoms
 
     from screen.potentials.base import Potential
+    from screen.records import Record
+    from screen.relaxation.stage import ExtraRelaxations
     from screen.workflow.spec import RelaxParams
 
 log = logging.getLogger(__name__)
@@ -95,31 +99,60 @@ def has_reference(symbol: str) -> bool:
     return symbol in reference_library()["elements"]
 
 
-def relax_reference(symbol: str, potential: Potential, params: RelaxParams) -> ElementReference:
-    """Relax one element's reference (cell too for crystals; positions only for molecules)."""
-    from screen.relaxation.engine import relax_many
+def reference_record(symbol: str) -> tuple[Record, bool]:
+    """(record of an element's reference structure, variable_cell)."""
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screen.records import record_from_structure
 
     atoms, variable_cell = reference_atoms(symbol)
-    ref_params = params if variable_cell else params.model_copy(update={"variable_cell": False})
-    (outcome,) = relax_many([atoms], potential, ref_params)
-    if isinstance(outcome, BaseException):
-        raise outcome
-    spec = reference_library()["elements"][symbol]
-    return ElementReference(
-        element=symbol,
-        energy_per_atom_ev=outcome.energy_ev / len(atoms),
-        kind=spec["kind"],
-        converged=outcome.converged,
-        steps=outcome.steps,
-        approximation=spec.get("approximation"),
-    )
+    recipe = {
+        "generator": "elemental-reference",
+        "element": symbol,
+        "library_version": reference_library()["version"],
+    }
+    return record_from_structure(AseAtomsAdaptor.get_structure(atoms), recipe), variable_cell
+
+
+def _relaxed(
+    symbols: list[str], params: RelaxParams, extra: ExtraRelaxations
+) -> dict[str, ElementReference]:
+    """Relax the references of ``symbols`` (crystals and molecules apart); failures left out."""
+    crystals: dict[str, Record] = {}
+    boxed: dict[str, Record] = {}
+    for symbol in symbols:
+        record, variable_cell = reference_record(symbol)
+        (crystals if variable_cell else boxed)[symbol] = record
+    fixed_cell = params.model_copy(update={"variable_cell": False})
+    done = {r.id: r for r in extra.relax("elements", list(crystals.values()))}
+    done.update({r.id: r for r in extra.relax("elements-in-box", list(boxed.values()), fixed_cell)})
+    library = reference_library()["elements"]
+    out: dict[str, ElementReference] = {}
+    for symbol, record in {**crystals, **boxed}.items():
+        relaxed = done[record.id]
+        if "energy" not in relaxed.properties:  # failed: its compounds get no formation energy
+            why = relaxed.exit_stage()
+            log.warning(
+                "elemental reference %s failed: %s", symbol, why[1].detail if why else "no energy"
+            )
+            continue
+        out[symbol] = ElementReference(
+            element=symbol,
+            energy_per_atom_ev=relaxed.number("energy") / len(relaxed.structure["sites"]),
+            kind=library[symbol]["kind"],
+            converged=bool(relaxed.value("relax_converged")),
+            steps=int(relaxed.number("relax_steps")),
+            approximation=library[symbol].get("approximation"),
+        )
+    return out
 
 
 def elemental_references(
     elements: set[str],
     potential: Potential,
     params: RelaxParams,
-    cache_file: Path | None = None,
+    cache_file: Path | None,
+    extra: ExtraRelaxations,
 ) -> dict[str, ElementReference]:
     """References for every element that has one, from the cache or freshly relaxed."""
     identity = potential.identity.model_dump(mode="json")
@@ -136,12 +169,9 @@ def elemental_references(
         if data.get("key") == key:
             cached = {el: ElementReference(**ref) for el, ref in data["references"].items()}
     missing = sorted(el for el in elements if el not in cached and has_reference(el))
-    for symbol in missing:
-        log.info("relaxing elemental reference %s with %s", symbol, identity["name"])
-        try:
-            cached[symbol] = relax_reference(symbol, potential, params)
-        except Exception as exc:  # its compounds get no formation energy, the rest go on
-            log.warning("elemental reference %s failed with %s: %s", symbol, identity["name"], exc)
+    if missing:
+        log.info("relaxing elemental references %s with %s", ", ".join(missing), identity["name"])
+        cached.update(_relaxed(missing, params, extra))
     if missing and cache_file is not None:
         payload = {"key": key, "references": {el: asdict(r) for el, r in sorted(cached.items())}}
         atomic_write_text(cache_file, json.dumps(payload, indent=1))

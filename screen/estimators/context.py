@@ -1,0 +1,315 @@
+"""The estimate stage's shared context: the hull and the charged end members, built once.
+
+Estimators do not talk to each other; what several need is a service of the context,
+built once per call of the stage for all its records, before any record is estimated:
+
+- :meth:`EstimateContext.charged_members`: the charged end member of every electrode
+  candidate (working ion removed as far as the redox budget allows), relaxed in one batch;
+- :meth:`EstimateContext.hull`: the candidates' entries under the potential's energy
+  convention, the reference entries of every chemical system involved (a reference
+  provider), one phase diagram per system (screen/stability/hull.py).
+
+Every extra structure (references, charged members) is relaxed through ``extra``, the
+stage's :class:`~screen.relaxation.stage.ExtraRelaxations`.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # pragma: no cover
+    from screen.potentials.base import Potential
+    from screen.records import Record
+    from screen.relaxation.stage import ExtraRelaxations
+    from screen.stability.hull import HullBook
+    from screen.stability.providers import ReferenceProvider
+    from screen.workflow.estimate import EstimateParams, HullParams
+    from screen.workflow.params import RelaxParams
+    from screen.workflow.space import ChemicalSpace
+
+log = logging.getLogger(__name__)
+
+
+def make_provider(
+    params: HullParams,
+    potential: Potential,
+    relax_params: RelaxParams,
+    references_dir: Path,
+    extra: ExtraRelaxations,
+) -> ReferenceProvider:
+    """The reference provider a workflow asks for."""
+    from screen.stability.providers import FileReferences, MaterialsProjectReferences
+    from screen.stability.selfconsistent import SelfConsistentReferences
+
+    if params.references == "materials-project":
+        return MaterialsProjectReferences(references_dir / "materials-project", params.api_key_env)
+    if params.references == "file":
+        assert params.entries_file is not None  # checked by HullParams
+        return FileReferences(params.entries_file, params.entries_convention)
+    folder = params.cache_dir or references_dir / "self-consistent"
+    return SelfConsistentReferences(
+        potential,
+        relax_params,
+        Path(folder) / potential.identity.name.replace(":", "_"),
+        extra,
+        polymorphs=params.polymorphs_per_formula,
+        max_atoms=params.max_reference_atoms,
+    )
+
+
+def entries_with_convention(
+    entries: list[Any], convention: str
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Entries made hull-ready one by one: (kept by id, dropped id -> why).
+
+    The correction scheme rejecting one entry costs that entry only.
+    """
+    from screen.stability.entries import DroppedEntryError, apply_convention
+
+    kept: dict[str, Any] = {}
+    dropped: dict[str, str] = {}
+    if convention != "raw-vasp":
+        return {e.entry_id: e for e in entries}, dropped
+    for entry in entries:
+        try:
+            (kept[entry.entry_id],) = apply_convention([entry], convention)
+        except DroppedEntryError as exc:
+            log.warning("%s", exc)
+            dropped[entry.entry_id] = str(exc)
+    return kept, dropped
+
+
+def hull_sigma_note(card: Any) -> str:
+    """The method's note on a hull distance's uncertainty (empty without a benchmark)."""
+    if card.hull_sigma() is None:
+        return ""
+    return (
+        f"; uncertainty {card.hull_sigma()} eV/atom = sqrt(pi/2) x the model's Matbench "
+        f"Discovery hull MAE {card.hull_mae_eV_per_atom} eV/atom (against DFT)"
+    )
+
+
+def phases_text(phases: list[Any]) -> list[str]:
+    """Phases as 'label: atom fraction' lines."""
+    return [f"{p.label}: {p.atom_fraction:.4g}" for p in phases]
+
+
+@dataclass
+class Hull:
+    """The phase diagrams of one call, and the candidates' hull-ready entries."""
+
+    entries: dict[str, Any]  # record id -> entry under the hull's convention
+    dropped: dict[str, str]  # record id -> why the energy correction refused its entry
+    book: HullBook | None = None
+    provider: ReferenceProvider | None = None
+    error: str | None = None  # why there is no book (convention clash, no references)
+    method: str = ""  # how the hull numbers were obtained, for the properties
+
+    @property
+    def complete(self) -> bool:
+        """The references are known to hold every phase (not the self-consistent set)."""
+        return self.provider is not None and bool(self.provider.complete)
+
+
+@dataclass
+class ChargedMembers:
+    """Relaxed charged end members by candidate id, or why a candidate has none."""
+
+    relaxed: dict[str, Record] = field(default_factory=dict)  # candidate id -> charged record
+    entries: dict[str, Any] = field(default_factory=dict)  # charged record id -> hull entry
+    problem: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (reason, detail)
+
+
+class EstimateContext:
+    """Built once per call of the estimate stage; estimators read it, never each other."""
+
+    def __init__(
+        self,
+        records: list[Record],
+        space: ChemicalSpace,
+        potential: Potential,
+        params: EstimateParams,
+        relax_params: RelaxParams,
+        extra: ExtraRelaxations,
+        references_dir: Path | None = None,
+        provider: ReferenceProvider | None = None,
+    ):
+        self.records = records
+        self.space = space
+        self.role = space.role
+        self.potential = potential
+        self.params = params
+        self.relax_params = relax_params
+        self.extra = extra
+        self.references_dir = references_dir
+        self.provider = provider
+        self.provenance: dict[str, Any] = {}  # what the stage's provenance records
+        self._hull: Hull | None = None
+        self._charged: ChargedMembers | None = None
+        self._scratch: tempfile.TemporaryDirectory[str] | None = None
+
+    def __enter__(self) -> EstimateContext:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._scratch is not None:
+            self._scratch.cleanup()
+
+    # ------------------------------------------------------------------ services
+    def hull(self) -> Hull:
+        """The hull of every chemical system of the records (built on first use)."""
+        if self._hull is None:
+            self._hull = self._build_hull()
+        return self._hull
+
+    def charged_members(self, records: list[Record] | None = None) -> ChargedMembers:
+        """Charged end members of ``records`` (built on first use, in one batch)."""
+        if self._charged is None:
+            self._charged = self._build_charged(self.records if records is None else records)
+        return self._charged
+
+    # ------------------------------------------------------------------ building
+    def _references_dir(self) -> Path:
+        if self.references_dir is not None:
+            return self.references_dir
+        if self._scratch is None:
+            self._scratch = tempfile.TemporaryDirectory()
+        return Path(self._scratch.name)
+
+    def _build_hull(self) -> Hull:
+        from screen.stability.entries import ConventionError, check_mixable, ml_entry
+        from screen.stability.hull import HullBook, chemical_system
+        from screen.stability.providers import ReferenceUnavailable
+
+        params = self.params.hull
+        convention = self.potential.card.energy_convention
+        raw = [
+            ml_entry(
+                r.current_structure(),
+                r.number("energy"),
+                r.id,
+                {"label": f"{r.formula} (candidate {r.id})"},
+            )
+            for r in self.records
+        ]
+        entries, dropped = entries_with_convention(raw, convention)
+        provider = self.provider or make_provider(
+            params, self.potential, self.relax_params, self._references_dir(), self.extra
+        )
+        hull = Hull(entries, dropped, provider=provider, method=self._hull_method(provider))
+        try:
+            if provider.name != "self-consistent":
+                check_mixable(convention, provider.convention, provider.name)
+            systems = sorted(
+                {chemical_system(r.current_structure().composition) for r in self.records},
+                key=sorted,
+            )
+            references = provider.entries(systems)
+            if provider.name == "self-consistent":
+                references = list(entries_with_convention(references, convention)[0].values())
+            joining = (
+                self._physical_candidates(
+                    [entries[r.id] for r in self.records if r.id in entries], references
+                )
+                if params.include_candidates
+                else []
+            )
+            hull.book = HullBook(references, provider.name, joining)
+            self.provenance["hull_references"] = {
+                **provider.describe(),
+                "entries": len(references),
+                "chemical_systems": ["-".join(sorted(s)) for s in systems],
+            }
+        except (ConventionError, ReferenceUnavailable) as exc:  # every record says why
+            hull.error = str(exc)
+        return hull
+
+    def _physical_candidates(self, candidates: list[Any], references: list[Any]) -> list[Any]:
+        """Candidates that may join the hull: referenced, formation energy within bounds.
+
+        An unphysical energy (a potential's hole) would otherwise sink the hull for every
+        other candidate of its chemical system.
+        """
+        from screen.stability.hull import HullBook, MissingReferenceError
+
+        params = self.params.hull
+        elements = HullBook(references, "probe")
+        lo, hi = params.min_formation_energy_per_atom_ev, params.max_formation_energy_per_atom_ev
+        kept = []
+        for entry in candidates:
+            try:
+                ef = elements.formation_energy_per_atom(entry)
+            except MissingReferenceError:
+                continue
+            if lo <= ef <= hi:
+                kept.append(entry)
+        return kept
+
+    def _hull_method(self, provider: ReferenceProvider) -> str:
+        card = self.potential.card
+        include = self.params.hull.include_candidates
+        text = (
+            f"pymatgen PhaseDiagram of {provider.name} references"
+            + (" and the campaign's candidates" if include else "")
+            + f"; candidate energies from {self.potential.identity.name} "
+            f"({card.energy_convention}"
+            + (", MP2020 corrections applied" if card.energy_convention == "raw-vasp" else "")
+            + ")"
+        )
+        if not provider.complete:
+            text += (
+                "; references are the phases the prototype library builds, so the hull may "
+                "miss phases"
+            )
+        return text
+
+    def _build_charged(self, records: list[Record]) -> ChargedMembers:
+        from screen.estimators.redox import charged_structure, removable_ions
+        from screen.records import record_from_structure
+        from screen.stability.entries import ml_entry
+
+        found = ChargedMembers()
+        todo: dict[str, Record] = {}
+        for record in records:
+            ion = str(record.working_ion)
+            structure = record.current_structure()
+            try:
+                x = removable_ions(structure.composition, ion)
+                if x == 0:
+                    found.problem[record.id] = (
+                        "no-redox-capacity",
+                        f"no {ion} can be removed without oxidising an anion or a cation "
+                        "beyond its known states",
+                    )
+                    continue
+                charged = charged_structure(structure, ion, x)
+            except Exception as exc:  # this candidate gets no voltage, the rest go on
+                found.problem[record.id] = ("charged-state-failed", f"{type(exc).__name__}: {exc}")
+                continue
+            todo[record.id] = record_from_structure(
+                charged, {"generator": "charged-end-member", "of": record.id, "removed": x}
+            )
+        relaxed = {r.id: r for r in self.extra.relax("charged", list(todo.values()))}
+        for cid, charged_record in todo.items():
+            done = relaxed[charged_record.id]
+            if done.active and done.value("relax_converged"):
+                found.relaxed[cid] = done
+            else:
+                why = done.exit_stage()
+                detail = why[1].detail if why else "relaxation did not converge"
+                found.problem[cid] = ("charged-relax-failed", str(detail))
+        raw = [
+            ml_entry(
+                c.current_structure(),
+                c.number("energy"),
+                c.id,
+                {"label": f"{c.formula} (charged {cid})"},
+            )
+            for cid, c in found.relaxed.items()
+        ]
+        found.entries, _ = entries_with_convention(raw, self.potential.card.energy_convention)
+        return found
