@@ -88,8 +88,10 @@ def _record(lj, nacl):
 
 def test_built_in_estimators_run_in_stage_order():
     names = [e.name for e in enabled_estimators(EstimateParams())]
-    assert names == ["hull", "electrode", "capacity", "window", "bvse"]
-    off = EstimateParams(hull=False, bvse={"enabled": False})
+    assert names == ["hull", "electrode", "capacity", "window", "bvse", "density"]
+    off = EstimateParams.model_validate(
+        {"hull": False, "bvse": {"enabled": False}, "density": False}
+    )
     assert [e.name for e in enabled_estimators(off)] == ["electrode", "capacity", "window"]
 
 
@@ -131,7 +133,7 @@ def test_an_unknown_estimator_section_names_the_registered_ones():
         validate_data(data)
     text = str(info.value)
     assert "stages.estimate" in text and "'bulk_modulus'" in text
-    assert "hull, electrode, capacity, window, bvse" in text
+    assert "hull, electrode, capacity, window, bvse, density" in text
 
 
 def test_an_estimator_writes_only_what_it_declares():
@@ -164,7 +166,7 @@ def test_a_third_party_estimator_registers_by_entry_point(third_party, lj, nacl,
 
     assert "scaled_volume" in rankable()
     columns = csv_columns()  # after the built-in estimators' columns, before MD's
-    assert columns.index("scaled_volume") == columns.index("bvse_dimensionality") + 1
+    assert columns.index("scaled_volume") == columns.index("ionic_packing_fraction") + 1
     default = EstimateParams()
     assert default.section("cell-volume").enabled is False  # its own default: off
     params = EstimateParams.model_validate({"cell-volume": {"enabled": True, "factor": 2.0}})

@@ -83,17 +83,20 @@ def estimate_records(
 
 
 def _prepare(context: EstimateContext, estimators: list[Estimator]) -> None:
-    """Build what the estimators need, each once, for all records.
+    """Build what the estimators need, each once, for the records they apply to.
 
     First the charged end members of the records that need them (one batch), then the hull.
     """
-    needs = {n for e in estimators for n in e.needs}
-    if "charged_members" in needs:
-        wanting = [e for e in estimators if "charged_members" in e.needs]
-        context.charged_members(
-            [r for r in context.records if any(applies(e, r, context.role) for e in wanting)]
-        )
-    if "hull" in needs:
+    wanting: dict[str, list[Record]] = {}
+    for record in context.records:
+        for estimator in estimators:
+            if applies(estimator, record, context.role):
+                for need in estimator.needs:
+                    wanting.setdefault(need, []).append(record)
+    if "charged_members" in wanting:
+        chosen = {r.id for r in wanting["charged_members"]}
+        context.charged_members([r for r in context.records if r.id in chosen])
+    if "hull" in wanting:
         context.hull()
 
 
