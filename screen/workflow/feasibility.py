@@ -38,13 +38,17 @@ def selected_prototype_names(space: ChemicalSpace) -> list[str]:
     ]
 
 
+#: the generators whose candidates this check can count without running them
+COUNTED = frozenset({"prototype-substitution", "ion-exchange", "user-structures"})
+
+
 def feasibility_problem(space: ChemicalSpace, params: GenerateParams) -> str | None:
     """A sentence saying why the space yields no (admissible) candidate, or None."""
     if space.structures and "user-structures" in params.generators:
         return None
-    if "materials-project" in params.generators or (
-        params.aflow_prototypes and "prototype-substitution" in params.generators
-    ):
+    if any(name not in COUNTED for name in params.generators):
+        return None  # a third party's or the Materials Project's: the funnel will tell
+    if params.aflow_prototypes and "prototype-substitution" in params.generators:
         return None  # cannot be counted offline; the funnel will tell
     excluded = excluded_elements(space)
     possible = admissible = 0
