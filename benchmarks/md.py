@@ -12,7 +12,8 @@ The same potential, time step (2 fs) and friction (1/ps) for both:
   (b) batscreen ``run_langevin``: every system in one batch, one potential call per step
 
 Printed: atom-steps per second of each and the ratio (b)/(a). On CPU batching does not pay
-(see docs/performance.md), so expect a ratio near 1 there; the batched engine is for GPUs.
+(benchmarks/relax_workers.py, docs/relaxation.md), so expect a ratio near 1 there; the
+batched engine is for GPUs.
 One thread for torch and BLAS on CPU.
 """
 

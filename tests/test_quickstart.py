@@ -152,6 +152,9 @@ def test_readme_python_example(campaign, tmp_path, monkeypatch):
     exec(compile(block, "README.md", "exec"), namespace)
     assert namespace["best"].number("rank") == 1
     assert namespace["relaxed"].value("relax_converged") is True
+    assert namespace["est"].working_ion == "Na"
+    assert namespace["est"].number("bvse_barrier") > 0.5
+    assert 2.0 < namespace["est"].number("density") < 2.2  # NaCl: 2.165 g/cm3 measured
     assert namespace["md"].value("md_diffusivity")["1000"] > 0
     assert (tmp_path / "md-runs").is_dir()
 

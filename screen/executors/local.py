@@ -5,10 +5,11 @@ the first run). Each finished record is appended to its shard's journal at once;
 whose records are all done is written as one atomic file and its journal removed. A
 killed run therefore resumes with every finished record and recomputes none.
 
-On CPU the fastest layout is one single-threaded worker process per core (see
-docs/performance.md); on a GPU the stage runs in-process. A worker that dies (segfault,
-out of memory) costs only the records it held: they are retried one at a time in a fresh
-worker, and a record that kills its worker again is marked failed.
+On CPU the fastest layout is one single-threaded worker process per core (measured by
+benchmarks/relax_workers.py; docs/relaxation.md); on a GPU the stage runs in-process. A
+worker that dies (segfault, out of memory) costs only the records it held: they are
+retried one at a time in a fresh worker, and a record that kills its worker again is
+marked failed.
 """
 
 from __future__ import annotations

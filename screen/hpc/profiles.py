@@ -6,8 +6,9 @@ throttle and extra #SBATCH lines. Values that are not public facts of a site are
 as ``<FILL: ...>`` placeholders; ``batscreen submit`` refuses a profile that still has
 one (``--dry-run`` shows the scripts anyway) and names the file and the field.
 
-Job kinds: ``relax`` and ``md`` are arrays over shards (one pilot task keeps a GPU busy
-with a whole shard); ``light`` runs the single jobs (estimate, finish).
+Job kinds: one per per-record stage (``relax``, ``md``: arrays over shards, one pilot task
+keeping a GPU busy with a whole shard); ``light`` runs the single jobs (estimate, finish).
+A kind the profile leaves out gets the defaults of JobResources.
 """
 
 from __future__ import annotations
@@ -151,7 +152,7 @@ def render_job(
     if array is not None:
         throttle = f"%{profile.array_throttle}" if profile.array_throttle else ""
         lines.append(f"#SBATCH --array={array}{throttle}")
-    if kind in ("relax", "md"):  # pilots stop cleanly before the walltime
+    if array is not None:  # pilots (the array tasks) stop cleanly before the walltime
         lines.append(f"#SBATCH --signal=B:USR1@{profile.signal_seconds}")
     lines += [f"#SBATCH {extra}" for extra in profile.extra_sbatch]
     lines += ["", "set -eo pipefail", *profile.setup]

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from screen.checksums import file_sha256_cached
 from screen.resources import resource_dir
 
-#: How a potential's energies relate to Materials Project energies (see docs/potentials.md):
+#: How a potential's energies relate to Materials Project energies (docs/estimators.md):
 #: mp2020-corrected: trained on MP2020-corrected energies (CHGNet 0.3.0): do not correct again;
 #: raw-vasp: trained on raw VASP PBE(+U) energies (MACE-MP): apply MP2020 before MP hulls;
 #: omat24: other DFT settings, not MP-compatible; toy: no physical meaning (tests only).
