@@ -3,8 +3,6 @@ properties, a shared context built once, and the estimate stage as a loop over t
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 import screen
@@ -12,6 +10,7 @@ from screen.estimators.base import Estimate, UndeclaredProperty
 from screen.estimators.registry import enabled_estimators
 from screen.ions import WorkingIonError
 from screen.workflow.spec import ChemicalSpace, EstimateParams
+from tests.fake_package import clear_plugin_caches, install
 
 PLUGIN = """
 from typing import ClassVar
@@ -51,34 +50,15 @@ class CellEstimator:
 """
 
 
-def _clear_caches():
-    from screen import plugins, properties
-
-    plugins.plugins.cache_clear()
-    plugins.estimator_classes.cache_clear()
-    properties.definitions.cache_clear()
-
-
 @pytest.fixture
 def third_party(tmp_path, monkeypatch):
     """A package installed beside batscreen, registering one estimator by entry point."""
-    (tmp_path / "cellplugin.py").write_text(PLUGIN)
-    info = tmp_path / "cellplugin-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: cellplugin\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        textwrap.dedent(
-            """\
-            [screen.estimators]
-            cell-volume = cellplugin:CellEstimator
-            """
-        )
-    )
-    monkeypatch.syspath_prepend(str(tmp_path))
-    _clear_caches()
+    entry_points = {"screen.estimators": {"cell-volume": "cellplugin:CellEstimator"}}
+    monkeypatch.syspath_prepend(str(install(tmp_path, "cellplugin", PLUGIN, entry_points)))
+    clear_plugin_caches()
     yield
     monkeypatch.undo()
-    _clear_caches()
+    clear_plugin_caches()
 
 
 def _record(lj, nacl):

@@ -6,11 +6,10 @@ docs/dev/potential.md and docs/dev/generator.md say, without touching batscreen.
 
 from __future__ import annotations
 
-import textwrap
-
 import pytest
 
 import screen
+from tests.fake_package import clear_plugin_caches, install
 
 PACKAGE = '''
 from pymatgen.core import Lattice, Structure
@@ -60,32 +59,19 @@ citation: none
 
 @pytest.fixture
 def package(tmp_path, monkeypatch):
-    from screen.workflow import catalog
-
-    (tmp_path / "thirdparty.py").write_text(PACKAGE)
-    info = tmp_path / "thirdparty-0.1.dist-info"
-    info.mkdir()
-    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: thirdparty\nVersion: 0.1\n")
-    (info / "entry_points.txt").write_text(
-        textwrap.dedent(
-            """\
-            [screen.potentials]
-            soft-spheres = thirdparty:SoftSpheres
-
-            [screen.generators]
-            rock-salts = thirdparty:RockSalts
-            """
-        )
-    )
+    entry_points = {
+        "screen.potentials": {"soft-spheres": "thirdparty:SoftSpheres"},
+        "screen.generators": {"rock-salts": "thirdparty:RockSalts"},
+    }
+    monkeypatch.syspath_prepend(str(install(tmp_path, "thirdparty", PACKAGE, entry_points)))
     cards = tmp_path / "cards"
     cards.mkdir()
     (cards / "soft-spheres.yaml").write_text(CARD)
-    monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setenv("BATSCREEN_MODELS_PATH", str(cards))
-    catalog.generator_names.cache_clear()
+    clear_plugin_caches()
     yield
     monkeypatch.undo()
-    catalog.generator_names.cache_clear()
+    clear_plugin_caches()
 
 
 def test_a_third_party_potential_loads_by_its_card_and_conforms(package):

@@ -54,7 +54,6 @@ class CampaignEvaluator:
     """A batch through the stages a search evaluates (relax, estimate), in this process."""
 
     def __init__(self, workflow: Workflow, potential: Any, out: Path):
-        self.workflow = workflow
         self.context = search_context(workflow, potential, out)
 
     def __call__(self, records: list[Record]) -> list[Record]:
