@@ -23,7 +23,7 @@ from screen.potentials.base import Potential, resolve_device
 from screen.potentials.registry import DeferredPotential, PotentialSource
 from screen.provenance import device_description, host_description, package_versions
 from screen.records import Record
-from screen.stage_table import STAGE_NAMES, STAGES, previous, run_stage, stage
+from screen.stage_table import PER_RECORD, STAGE_NAMES, STAGES, previous, run_stage, stage
 from screen.store.campaign import Campaign, utc_now
 from screen.workflow.load import load_workflow
 from screen.workflow.spec import Workflow
@@ -258,8 +258,9 @@ def run_shard(
     """
     step = stage(stage_name)
     if not step.per_record:
-        per_record = ", ".join(s.name for s in STAGES if s.per_record)
-        raise ValueError(f"stage {stage_name!r} has no shards; per-record stages: {per_record}")
+        raise ValueError(
+            f"stage {stage_name!r} has no shards; per-record stages: {', '.join(PER_RECORD)}"
+        )
     campaign = Campaign.load(Path(root))
     workflow = campaign.workflow()
     source = previous(step.name)

@@ -26,7 +26,7 @@ from screen.estimators.stage import estimate_stage
 from screen.ranking.score import rank_stage
 from screen.records import Record
 from screen.relaxation.stage import relax_records, relax_stage
-from screen.transport.stage import md_records, md_stage
+from screen.transport.stage import md_records, md_records_at_most, md_stage
 from screen.workflow.params import (
     DeliverParams,
     EstimateParams,
@@ -66,10 +66,6 @@ class Stage:
         return getattr(stages, self.name)
 
 
-def _md_records_at_most(params: MDParams, n: int) -> int:
-    return min(params.top_k, n)
-
-
 STAGES: tuple[Stage, ...] = (
     Stage("generate", GenerateParams, generate_stage, takes="nothing", search="propose"),
     Stage("prefilter", PrefilterParams, prefilter_stage, search="filter"),
@@ -80,7 +76,7 @@ STAGES: tuple[Stage, ...] = (
         MDParams,
         md_stage,
         record_function=md_records,
-        most_records=_md_records_at_most,
+        most_records=md_records_at_most,
         search="skip",
     ),
     Stage("rank", RankParams, rank_stage, search="finish"),

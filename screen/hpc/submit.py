@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from screen.hpc.profiles import Profile, ProfileError, quoted, render_job
-from screen.stage_table import STAGE_NAMES, STAGES, stage
+from screen.stage_table import PER_RECORD, STAGE_NAMES, STAGES, stage
 from screen.store.atomic import atomic_write_text
 from screen.store.campaign import Campaign, utc_now
 
@@ -55,7 +55,7 @@ def _chain() -> tuple[tuple[str, tuple[str, ...]], ...]:
 
 CHAIN = _chain()
 STEPS = tuple(name for name, _ in CHAIN)
-ARRAY_STEPS = tuple(s.name for s in STAGES if s.per_record)
+ARRAY_STEPS = PER_RECORD
 #: the stage a step ends with (its output marks the step done)
 LAST_STAGE = {name: stages[-1] for name, stages in CHAIN}
 #: where submit stops: the stage before the first per-record stage

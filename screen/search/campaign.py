@@ -28,21 +28,17 @@ if TYPE_CHECKING:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 
-def search_context(wf: Workflow, potential: Any, out: Path) -> StageContext:
-    """The context of a search's stages: in this process, references cached in ``out``.
-
-    On a GPU the whole batch shares each potential call (execution.max_batch_atoms); on
-    CPU one structure at a time, where batching does not pay (MEASUREMENTS.md).
-    """
+def search_context(
+    wf: Workflow, potential: Any, out: Path, max_batch_atoms: int | None = None
+) -> StageContext:
+    """The context of a search's stages: in this process, references cached in ``out``."""
     from screen.context import InProcessRunner
-    from screen.potentials.base import resolve_device
 
-    device = resolve_device(wf.potential.device)
     card = getattr(potential, "card", None)
     return StageContext(
         stages=wf.stages,
         potential=potential,
-        runner=InProcessRunner(potential, max_batch_atoms=wf.execution.batch_atoms(device)),
+        runner=InProcessRunner(potential, max_batch_atoms=max_batch_atoms),
         space=wf.chemical_space,
         folder=Path(out),
         references_dir=Path(out) / "references",
@@ -54,7 +50,15 @@ class CampaignEvaluator:
     """A batch through the stages a search evaluates (relax, estimate), in this process."""
 
     def __init__(self, workflow: Workflow, potential: Any, out: Path):
-        self.context = search_context(workflow, potential, out)
+        """The evaluator of a search in ``out``.
+
+        On a GPU the whole batch shares each potential call (execution.max_batch_atoms);
+        on CPU one structure at a time, where batching does not pay.
+        """
+        from screen.potentials.base import resolve_device
+
+        atoms = workflow.execution.batch_atoms(resolve_device(workflow.potential.device))
+        self.context = search_context(workflow, potential, out, atoms)
 
     def __call__(self, records: list[Record]) -> list[Record]:
         """The batch relaxed and estimated (records that failed keep their reason)."""

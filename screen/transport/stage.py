@@ -51,6 +51,11 @@ def md_stage(records: list[Record], params: MDParams, context: StageContext) -> 
     return StageResult(done + rest)
 
 
+def md_records_at_most(params: MDParams, n: int) -> int:
+    """At most how many of ``n`` records the md stage takes (its SLURM array's size)."""
+    return min(params.top_k, n)
+
+
 def select_top_k(records: list[Record], params: MDParams, rank_params: RankParams) -> list[str]:
     """Ids of the K records MD should run for, best first.
 
