@@ -74,6 +74,8 @@ RELAX = (
 
 PREFILTER = (
     P("critical_elements", "", "elements on the campaign's critical list", csv=True, card=True),
+    P("critical_materials", "", "list entries the candidate draws on (form-aware reading)",
+      csv=True, card=True),
     P("critical_mass_fraction", "", "mass fraction of critical elements", rankable=True,
       csv=True),
     P("hhi_production", "", "mass-weighted HHI of element production (0-10000)", rankable=True,

@@ -59,11 +59,31 @@ def test_working_ion_exempt_keeps_mg_flagged():
         critical_policy="working-ion-exempt",
     )
     (record,) = [r for r in run(sp) if r.formula == "MgFeSiO4"]
-    # Si (silicon metal) is listed too: exempt only the working ion, so Si still excludes
-    assert record.status["prefilter"].reason == "critical-element"
-    assert (
-        "Si" in record.status["prefilter"].detail and "Mg" not in record.status["prefilter"].detail
+    # the working ion is exempt (flagged); Si4+ of the silicate is not the silicon metal
+    # the list names, so nothing excludes it
+    assert record.status["prefilter"].state == "ok"
+    assert record.provenance["critical_working_ion"] == ["Mg"]
+    silicon = [e for e in record.provenance["critical_entries"] if e["element"] == "Si"]
+    assert silicon == [
+        {
+            "entry": "silicon (metal)",
+            "element": "Si",
+            "form": "metal",
+            "applies": False,
+            "why": "Si(+4) is a cation, made from its ores, not from the silicon (metal)",
+        }
+    ]
+    cobalt = ChemicalSpace(
+        working_ions=["Mg"],
+        framework_cations=["Co"],
+        anions=["SiO4"],
+        prototypes=["olivine-AMTO4"],
+        critical_policy="working-ion-exempt",
     )
+    (co,) = [r for r in run(cobalt) if r.formula == "MgCoSiO4"]
+    detail = co.status["prefilter"].detail
+    assert co.status["prefilter"].reason == "critical-element"
+    assert "Co: cobalt [form any]" in detail and "Mg:" not in detail
     sp_s = ChemicalSpace(
         working_ions=["Mg"],
         framework_cations=["Cr"],
@@ -189,3 +209,106 @@ def test_structure_lattice_independent_of_input(nacl):
     s = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     (out,) = prefilter([record_from_structure(s)], space(), PrefilterParams())
     assert out.status["prefilter"].state == "ok"
+
+
+def test_form_aware_policy_reads_the_forms_the_list_names():
+    """Silicon metal is not a silicate, titanium metal not an oxide, graphite not a
+    carbonate or cyanide; phosphates and thiophosphates do draw on phosphate rock."""
+    from screen.candidates.chemistry import oxidation_states
+
+    clist = CriticalList.load("eu-crma-2024-critical")
+
+    def check(formula, fixed=None, ions=("Na",)):
+        composition = Composition(formula)
+        oxi = oxidation_states(composition, fixed)
+        return assess(composition, clist, "form-aware", list(ions), oxi)
+
+    for formula, fixed in [
+        ("Na2FeSiO4", {"Si": 4}),
+        ("Na2Ti3O7", None),
+        ("NaTiS2", None),
+        ("Na2CO3", {"C": 4}),
+        ("Na2C2O4", None),
+        ("NaCN", None),
+    ]:
+        result = check(formula, fixed)
+        assert result.excluded_by == [] and result.elements == [], formula
+        (decision,) = {d.element: d for d in result.decisions}.values()
+        assert not decision.applies and "is a cation" in decision.why, formula
+    for formula, fixed in [("NaFePO4", {"P": 5}), ("Na3PS4", {"P": 5})]:
+        result = check(formula, fixed)
+        assert result.excluded_by == ["P"]
+        assert {d.entry for d in result.decisions if d.applies} == {"phosphate rock", "phosphorus"}
+    silicide = check("Mg2Si", ions=("Mg",))
+    assert silicide.excluded_by == ["Mg", "Si"]
+    assert "silicon (metal) [form metal]" in silicide.reason()
+    assert "C" in check("NaC6").excluded_by  # a graphite intercalation compound
+    assert check("Si").excluded_by == ["Si"]
+    # strict stays element level
+    strict = assess(Composition("Na2FeSiO4"), clist, "strict", ["Na"])
+    assert strict.excluded_by == ["Si"] and strict.decisions[0].why == "strict: element level"
+
+
+def test_form_aware_prefilter_keeps_silicates_and_names_the_entry_it_excludes_by():
+    sp = ChemicalSpace(
+        working_ions=["Na"],
+        framework_cations=["Fe", "Co"],
+        anions=["PO4", "SiO4"],
+        prototypes=["olivine-AMTO4"],
+    )
+    assert sp.critical_policy == "form-aware"
+    out = {r.formula: r for r in run(sp)}
+    silicate = out["NaFeSiO4"]  # Na+ Fe3+ Si4+: Si is a cation, not silicon metal
+    assert silicate.status["prefilter"].state == "ok"
+    assert silicate.value("critical_materials") == []
+    phosphate = out["NaFePO4"]
+    assert phosphate.status["prefilter"].reason == "critical-element"
+    detail = phosphate.status["prefilter"].detail
+    assert "P: phosphate rock [form any]" in detail and "policy form-aware" in detail
+    assert phosphate.value("critical_materials") == ["phosphate rock", "phosphorus"]
+    entries = phosphate.provenance["critical_entries"]
+    assert {e["entry"] for e in entries if e["applies"]} == {"phosphate rock", "phosphorus"}
+
+
+def test_a_critical_list_entry_with_an_unknown_form_is_refused(tmp_path):
+    import yaml
+
+    from screen.candidates.critical import CriticalListError
+    from screen.resources import resource_dir
+
+    src = resource_dir("candidates") / "critical" / "eu-crma-2024-critical.yaml"
+    data = yaml.safe_load(src.read_text())
+    for material in data["materials"]:
+        if material["name"] == "silicon":
+            material["form"] = "ingot"
+    path = tmp_path / "list.yaml"
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(
+        CriticalListError,
+        match=r"list.yaml: entry 'silicon': form 'ingot'.*allowed: any, metal, elemental-carbon",
+    ):
+        CriticalList.read(path)
+    for material in data["materials"]:
+        if material["name"] == "silicon":
+            material["form"] = "metal"
+            material.pop("form_reason")
+    path.write_text(yaml.safe_dump(data))
+    with pytest.raises(CriticalListError, match="needs 'form_reason'"):
+        CriticalList.read(path)
+
+
+def test_the_funnel_counts_critical_exclusions_by_list_entry_and_form():
+    from screen.deliverables.funnel import format_funnel, funnel
+
+    sp = ChemicalSpace(
+        working_ions=["Na"],
+        framework_cations=["Fe", "Co", "Ni"],
+        anions=["PO4", "SiO4"],
+        prototypes=["olivine-AMTO4"],
+    )
+    (row,) = funnel(run(sp), ("prefilter",))
+    (critical,) = [item for item in row.as_dict()["left"] if item["reason"] == "critical-element"]
+    by_entry = critical["by_entry"]
+    assert by_entry["cobalt [any]"] >= 1 and by_entry["phosphate rock [any]"] >= 1
+    assert not any("silicon" in entry for entry in by_entry)  # silicates are not Si metal
+    assert "cobalt [any]:" in format_funnel([row])

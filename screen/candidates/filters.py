@@ -88,23 +88,31 @@ def _check_one(
 ) -> None:
     structure = record.initial_structure()
     working = record.working_ion
+    oxi = oxidation_states(structure.composition, record.provenance.get("fixed_oxidation_states"))
     result = assess(
         structure.composition,
         clist,
         space.critical_policy,
         [str(working)] if working else list(space.working_ions),
+        oxi,
     )
     method = f"{clist.id} (mapping v{clist.mapping_version}), policy {space.critical_policy}"
     record.set_property("critical_elements", result.elements, unit="", method=method)
     record.set_property(
         "critical_mass_fraction", round(result.mass_fraction, 6), unit="", method=method
     )
+    record.set_property(
+        "critical_materials",
+        sorted({d.entry for d in result.decisions if d.applies}),
+        unit="",
+        method=method,
+    )
+    record.provenance["critical_entries"] = [d.as_dict() for d in result.decisions]
     for name, (value, unit, how) in supply_properties(structure.composition).items():
         record.set_property(name, value, unit=unit, method=how)
     if params.max_atoms and len(structure) > space.max_atoms:
         record.mark(STAGE, "filtered", "too-many-atoms", f"{len(structure)} > {space.max_atoms}")
         return
-    oxi = oxidation_states(structure.composition, record.provenance.get("fixed_oxidation_states"))
     if params.charge_balance:
         if oxi is None:
             record.mark(
@@ -150,10 +158,15 @@ def _check_one(
         record.mark(STAGE, "filtered", "density", f"{density:.2f} g/cm³ outside [{low}, {high}]")
         return
     if params.critical_elements and result.excluded_by:  # last of the chemistry checks
-        detail = "; ".join(
-            f"{el}: {', '.join(clist.materials_by_element[el])}" for el in result.excluded_by
+        record.provenance["critical_excluded_by"] = sorted(
+            {f"{d.entry} [{d.form}]" for el in result.excluded_by for d in result.applied(el)}
         )
-        record.mark(STAGE, "filtered", "critical-element", f"{detail} ({clist.id})")
+        record.mark(
+            STAGE,
+            "filtered",
+            "critical-element",
+            f"{result.reason()} ({clist.id}, policy {space.critical_policy})",
+        )
         return
     if result.exempt:
         record.provenance["critical_working_ion"] = result.exempt

@@ -8,6 +8,8 @@ from typing import Any
 
 from screen.records import Record
 
+CRITICAL = "critical-element"
+
 
 @dataclass
 class FunnelRow:
@@ -17,6 +19,8 @@ class FunnelRow:
     entered: int = 0
     passed: int = 0
     left: Counter[tuple[str, str]] = field(default_factory=Counter)  # (state, reason) -> n
+    #: critical-element exclusions by the list entry (and form) that excluded them
+    by_entry: Counter[str] = field(default_factory=Counter)
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
@@ -26,9 +30,17 @@ class FunnelRow:
             "passed": self.passed,
             "left": [
                 {"state": state, "reason": reason, "count": n}
+                | (
+                    {"by_entry": dict(sorted(self.by_entry.items()))}
+                    if self._broken(reason)
+                    else {}
+                )
                 for (state, reason), n in sorted(self.left.items())
             ],
         }
+
+    def _broken(self, reason: str) -> bool:
+        return reason == CRITICAL and bool(self.by_entry)
 
 
 def funnel(records: list[Record], stages: tuple[str, ...]) -> list[FunnelRow]:
@@ -44,6 +56,9 @@ def funnel(records: list[Record], stages: tuple[str, ...]) -> list[FunnelRow]:
                 row.passed += 1
             else:
                 row.left[(status.state, status.reason or "unknown")] += 1
+                if status.reason == CRITICAL:
+                    for entry in record.provenance.get("critical_excluded_by", []):
+                        row.by_entry[entry] += 1
     return [rows[s] for s in stages if rows[s].entered or s == stages[0]]
 
 
@@ -52,7 +67,13 @@ def format_funnel(rows: list[FunnelRow]) -> str:
     lines = [f"{'stage':<10} {'entered':>8} {'passed':>8}  left (reason: count)"]
     for row in rows:
         reasons = ", ".join(
-            f"{reason} ({state}): {n}" for (state, reason), n in sorted(row.left.items())
+            f"{reason} ({state}): {n}"
+            + (
+                " [" + ", ".join(f"{e}: {k}" for e, k in sorted(row.by_entry.items())) + "]"
+                if reason == CRITICAL and row.by_entry
+                else ""
+            )
+            for (state, reason), n in sorted(row.left.items())
         )
         lines.append(f"{row.stage:<10} {row.entered:>8} {row.passed:>8}  {reasons or '-'}")
     return "\n".join(lines)

@@ -93,11 +93,20 @@ def critical_list_names() -> tuple[str, ...]:
 
 
 @functools.cache
-def critical_elements(name: str) -> frozenset[str]:
-    """Element symbols of a critical list (every element any entry maps to)."""
+def critical_elements(name: str, form: str | None = None) -> frozenset[str]:
+    """Element symbols of a critical list.
+
+    Every element an entry maps to, or (``form``) only those of entries of that form
+    ('any': listed in every compound of theirs).
+    """
     path = resource_dir("candidates") / "critical" / f"{name}.yaml"
     data = yaml.safe_load(path.read_text())
-    return frozenset(e for m in data["materials"] for e in m.get("elements", []))
+    return frozenset(
+        e
+        for m in data["materials"]
+        if form is None or m.get("form", "any") == form
+        for e in m.get("elements", [])
+    )
 
 
 def model_card_names() -> tuple[str, ...]:

@@ -55,9 +55,11 @@ class ChemicalSpace(Frozen):
         validate_default=True,
         description="critical-raw-material list (a file in candidates/critical/)",
     )
-    critical_policy: Literal["strict", "working-ion-exempt", "report-only"] = Field(
-        default="working-ion-exempt",
-        description="strict: exclude every listed element; working-ion-exempt: the working "
+    critical_policy: Literal["strict", "form-aware", "working-ion-exempt", "report-only"] = Field(
+        default="form-aware",
+        description="form-aware: an entry excludes where the candidate draws on the form it "
+        "names (silicon metal, not silicates; candidates/critical/README.md); strict: "
+        "every listed element excludes; working-ion-exempt: form-aware, and the working "
         "ion may be listed (flagged); report-only: keep everything, report the content",
     )
 
@@ -91,14 +93,15 @@ class ChemicalSpace(Frozen):
 
     @model_validator(mode="after")
     def _consistent(self) -> ChemicalSpace:
-        if self.critical_policy == "strict":
-            listed = catalog.critical_elements(self.critical_list)
+        if self.critical_policy in ("strict", "form-aware"):
+            form = None if self.critical_policy == "strict" else "any"
+            listed = catalog.critical_elements(self.critical_list, form)
             clash = [i for i in self.working_ions if i in listed]
             if clash:
                 raise ValueError(
                     f"working ion {', '.join(clash)} is on critical list {self.critical_list!r} "
-                    "and critical_policy 'strict' excludes it; use 'working-ion-exempt' "
-                    "(flagged) or 'report-only'"
+                    f"and critical_policy {self.critical_policy!r} excludes it; use "
+                    "'working-ion-exempt' (flagged) or 'report-only'"
                 )
         mismatched = [
             p for p in self.prototypes if self.role not in catalog.prototype_applications(p)
