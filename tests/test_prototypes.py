@@ -52,3 +52,109 @@ def test_aflow_library_gives_ionic_prototypes():
     assert len(protos) > 20
     rocksalt = [p for p in protos.values() if "AB_cF8_225_a_b" in p.name]
     assert rocksalt and {s.kind for s in rocksalt[0].roles.values()} == {"cation", "anion"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_known_member_scores_one_against_its_family(name):
+    """A member is judged against itself: likelihood exactly 1, itself the nearest."""
+    from screen.candidates.likelihood import family_likelihood
+    from screen.candidates.prototypes import member_content, role_composition
+
+    proto = curated_structure(name)
+    assert len(proto.members) >= 2, f"{name}: a family needs several known members"
+    for member in proto.members:
+        content = member_content(proto, member)
+        assert content is not None, member.formula
+        composition = role_composition(proto.with_content(content), member.roles)
+        got = family_likelihood(proto.with_content(content), member.roles, composition)
+        assert got.value == pytest.approx(1.0), member.formula
+        assert member.source.strip()
+
+
+def _write_prototype(tmp_path, name, **changes):
+    import yaml
+
+    from screen.resources import resource_dir
+
+    src = resource_dir("candidates") / "prototypes" / f"{name}.yaml"
+    data = yaml.safe_load(src.read_text())
+    data.update(changes)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_a_known_member_that_contradicts_its_roles_is_refused_by_name(tmp_path):
+    from screen.candidates.prototypes import PrototypeError, read_prototype
+
+    def members(*extra):
+        good = {"formula": "MgAl2O4", "roles": {"A": "Mg", "M": "Al", "X": "O"}, "source": "s"}
+        return [good, *extra]
+
+    cases = {
+        "roles ['A', 'M']": {"formula": "MgAl2", "roles": {"A": "Mg", "M": "Al"}, "source": "s"},
+        "role X allows O, S, Se, not Te": {
+            "formula": "MgAl2Te4",
+            "roles": {"A": "Mg", "M": "Al", "X": "Te"},
+            "source": "s",
+        },
+        "role A is the working ion": {
+            "formula": "CoAl2O4",
+            "roles": {"A": "Co", "M": "Al", "X": "O"},
+            "source": "s",
+        },
+    }
+    for message, bad in cases.items():
+        path = _write_prototype(tmp_path, "spinel-AM2X4", known_members=members(bad))
+        with pytest.raises(PrototypeError, match=r"spinel-AM2X4\.yaml") as err:
+            read_prototype(path)
+        assert bad["formula"] in str(err.value) and message in str(err.value)
+    # the formula must be the roles filled in, and charge balanced: checked when built
+    from screen.candidates.prototypes import check_member_formulas
+
+    proto = curated_structure("spinel-AM2X4")
+    wrong = dataclasses_replace(proto, "MgAl3O4", {"A": "Mg", "M": "Al", "X": "O"})
+    with pytest.raises(
+        PrototypeError, match=r"known_members\[0\] \(MgAl3O4\).*fill the prototype as MgAl2O4"
+    ):
+        check_member_formulas(wrong, "spinel-AM2X4.yaml")
+    unbalanced = dataclasses_replace(proto, "MgNa2O4", {"A": "Mg", "M": "Na", "X": "O"})
+    with pytest.raises(PrototypeError, match="no charge-balanced oxidation states"):
+        check_member_formulas(unbalanced, "spinel-AM2X4.yaml")
+    olivine = _write_prototype(
+        tmp_path,
+        "olivine-AMTO4",
+        known_members=[
+            {"formula": "LiFeCO4", "roles": {"A": "Li", "M": "Fe", "T": "C"}, "source": "s"}
+        ],
+    )
+    with pytest.raises(PrototypeError, match="tetrahedral polyanion centre"):
+        read_prototype(olivine)
+
+
+def dataclasses_replace(proto, formula, roles):
+    import dataclasses
+
+    from screen.candidates.prototypes import KnownMember
+
+    return dataclasses.replace(
+        proto, members=(KnownMember(formula=formula, roles=roles, source="s"),)
+    )
+
+
+def test_chevrel_hosts_generate_one_and_two_guests():
+    from screen.candidates.generate import generate
+    from screen.workflow.spec import ChemicalSpace, GenerateParams
+
+    space = ChemicalSpace(
+        working_ions=["Mg"],
+        framework_cations=["Mo"],
+        anions=["S"],
+        prototypes=["chevrel-AMo6X8"],
+        critical_policy="working-ion-exempt",
+    )
+    records = [r for r in generate(space, GenerateParams()) if r.active]
+    by_mg = {Composition(r.formula)["Mg"] / Composition(r.formula)["Mo"] * 6: r for r in records}
+    assert sorted(by_mg) == pytest.approx([1.0, 2.0])  # MgMo6S8 and Mg2Mo6S8
+    assert by_mg[2.0].provenance["recipe"]["working_ion_content"] == 2.0
+    assert "working_ion_content" not in by_mg[1.0].provenance["recipe"]

@@ -21,22 +21,45 @@ def _integer_multiple(composition: Composition, largest: int = 24) -> Compositio
     return None
 
 
+@functools.cache
+def extra_oxidation_states() -> dict[str, tuple[int, ...]]:
+    """States missing from pymatgen's ICSD list, from candidates/oxidation-states.yaml."""
+    import yaml
+
+    from screen.resources import resource_dir
+
+    data = yaml.safe_load((resource_dir("candidates") / "oxidation-states.yaml").read_text())
+    return {el: tuple(int(v) for v in entry["add"]) for el, entry in data["states"].items()}
+
+
+def _guess(composition: Composition, override: dict[str, list[int]]) -> dict[str, float] | None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        guesses = composition.oxi_state_guesses(max_sites=-50, oxi_states_override=override)
+    return dict(guesses[0]) if guesses else None
+
+
 @functools.lru_cache(maxsize=65536)
 def _oxidation_states(
     formula: str, fixed: tuple[tuple[str, int], ...] = ()
 ) -> tuple[tuple[str, float], ...] | None:
-    from pymatgen.core import Composition
+    from pymatgen.core import Composition, Element
 
     composition = _integer_multiple(Composition(formula))
     if composition is None:
         return None
     override = {el: [oxi] for el, oxi in fixed if el in composition}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        guesses = composition.oxi_state_guesses(max_sites=-50, oxi_states_override=override)
-    if not guesses:
+    guess = _guess(composition, override)
+    extra = {
+        el: sorted(set(Element(el).icsd_oxidation_states) | set(states))
+        for el, states in extra_oxidation_states().items()
+        if el in composition and el not in override
+    }
+    if guess is None and extra:  # established states the ICSD statistics lack (Fe4+)
+        guess = _guess(composition, override | extra)
+    if guess is None:
         return None
-    return tuple(sorted((str(el), float(v)) for el, v in guesses[0].items()))
+    return tuple(sorted((str(el), float(v)) for el, v in guess.items()))
 
 
 def oxidation_states(
@@ -45,7 +68,9 @@ def oxidation_states(
     """Most likely charge-balanced oxidation states (pymatgen, ICSD statistics), or None.
 
     ``fixed`` pins elements to one state (polyanion centres: P5+ in PO4, S6+ in SO4).
-    Cached by reduced formula; elements of mixed valence get their average.
+    A composition with no guess from the ICSD states is tried again with the states of
+    candidates/oxidation-states.yaml added (Fe4+ in CaFeO3). Cached by reduced formula;
+    elements of mixed valence get their average.
     """
     key = tuple(sorted((fixed or {}).items()))
     found = _oxidation_states(composition.reduced_formula, key)

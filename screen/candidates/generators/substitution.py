@@ -1,24 +1,24 @@
-"""Prototype substitution, ranked by data-mined substitution probabilities.
+"""Prototype substitution, judged against the known compounds of each family.
 
 Every role assignment the chemical space allows is built on every selected prototype
-(curated battery prototypes, and optionally pymatgen's ionic AFLOW prototypes). Each
-candidate carries ``substitution_likelihood``: the product over substituted roles of
-P(new | old) / P(old | old), with pymatgen's data-mined conditional substitution
-probabilities (G. Hautier et al., Inorg. Chem. 50, 656 (2011)) and oxidation states from
-charge-balanced guesses of the reference compound and of the candidate. Candidates below
-``substitution_threshold`` stay in the funnel as filtered (``unlikely-substitution``).
+(curated battery prototypes, and optionally pymatgen's ionic AFLOW prototypes), at each
+working-ion content the prototype lists (Chevrel Mo6X8 with one and with two guests).
+Each candidate carries ``substitution_likelihood``: its best match over the family's
+known members of the product over roles of P(new | member) / P(member | member), with
+data-mined substitution probabilities (:mod:`screen.candidates.likelihood`), and the
+nearest member. Candidates below ``substitution_threshold`` stay in the funnel as
+filtered (``unlikely-substitution``).
 """
 
 from __future__ import annotations
 
 import copy
-import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from screen.candidates.chemistry import oxidation_states, predicted_volume
+from screen.candidates.chemistry import predicted_volume
 from screen.candidates.generators.common import STAGE, ordered_records
-from screen.candidates.polyanions import POLYANIONS
+from screen.candidates.likelihood import family_likelihood, fixed_oxidation_states, role_elements
 from screen.candidates.prototypes import (
     PrototypeStructure,
     aflow_prototypes,
@@ -51,65 +51,6 @@ def selected_prototypes(space: ChemicalSpace, params: GenerateParams) -> list[Pr
     return protos
 
 
-@functools.cache
-def _probability_table() -> object:
-    from pymatgen.analysis.structure_prediction.substitution_probability import (
-        SubstitutionProbability,
-    )
-
-    return SubstitutionProbability()
-
-
-def role_elements(proto: PrototypeStructure) -> dict[str, str]:
-    """The reference compound's element on each role."""
-    out: dict[str, str] = {}
-    for site, role in zip(proto.structure, proto.structure.site_properties["role"], strict=True):
-        out.setdefault(role, next(iter(site.species)).symbol)
-    return out
-
-
-def fixed_oxidation_states(proto: PrototypeStructure, mapping: dict[str, str]) -> dict[str, int]:
-    """Oxidation state of each polyanion centre (P5+ in PO4): the group fixes it."""
-    fixed = {}
-    for role, spec in proto.roles.items():
-        if spec.kind == "polyanion":
-            centre = mapping.get(role) or role_elements(proto)[role]
-            states = {
-                p.centre_oxidation_state
-                for p in POLYANIONS.values()
-                if p.centre == centre and p.geometry == spec.geometry
-            }
-            if len(states) == 1:
-                fixed[centre] = states.pop()
-    return fixed
-
-
-def substitution_likelihood(
-    proto: PrototypeStructure, mapping: dict[str, str], composition: Composition
-) -> float | None:
-    """Product of P(new|old)/P(old|old) over substituted roles; None without oxidation states."""
-    from pymatgen.core import Species
-
-    old_oxi = oxidation_states(proto.structure.composition, fixed_oxidation_states(proto, {}))
-    new_oxi = oxidation_states(composition, fixed_oxidation_states(proto, mapping))
-    if old_oxi is None or new_oxi is None:
-        return None
-    table = _probability_table()
-    likelihood = 1.0
-    for role, old in role_elements(proto).items():
-        new = mapping.get(role, old)
-        s_old = Species(old, round(old_oxi[old]))
-        s_new = Species(new, round(new_oxi[new]))
-        if s_old == s_new:
-            continue
-        try:
-            ratio = table.cond_prob(s_new, s_old) / table.cond_prob(s_old, s_old)  # type: ignore[attr-defined]
-        except ZeroDivisionError:  # a species the data-mined table does not know
-            return None
-        likelihood *= ratio
-    return likelihood
-
-
 @dataclass
 class PrototypeTemplate:
     """A prototype prepared once: its structure as a dict, site roles, role amounts."""
@@ -126,9 +67,7 @@ class PrototypeTemplate:
         structure = proto.structure.copy()
         roles = list(structure.site_properties["role"])
         structure.remove_site_property("role")
-        amounts: dict[str, float] = {}
-        for site, role in zip(structure, roles, strict=True):
-            amounts[role] = amounts.get(role, 0.0) + float(sum(site.species.values()))
+        amounts = proto.role_amounts()
         fixed = {
             role: element
             for role, element in role_elements(proto).items()
@@ -171,10 +110,11 @@ class PrototypeSubstitution:
     def generate(self, space: ChemicalSpace, params: GenerateParams) -> list[Record]:
         """Every allowed role assignment on every selected prototype."""
         records: list[Record] = []
-        for proto in selected_prototypes(space, params):
-            template = PrototypeTemplate.of(proto)
-            for mapping in role_mappings(proto.roles, space):
-                records += self.candidates_for(template, mapping, space, params)
+        for base in selected_prototypes(space, params):
+            for factor in base.working_ion_contents:
+                template = PrototypeTemplate.of(base.with_content(factor))
+                for mapping in role_mappings(base.roles, space):
+                    records += self.candidates_for(template, mapping, space, params)
         return records
 
     def candidates_for(
@@ -190,30 +130,33 @@ class PrototypeSubstitution:
         """
         proto = template.proto
         composition = template.composition(mapping)
-        likelihood = substitution_likelihood(proto, mapping, composition)
+        likelihood = family_likelihood(proto, mapping, composition)
         working = [
             mapping[r]
             for r, spec in sorted(proto.roles.items())
             if spec.kind in ("working_ion", "cation") and mapping[r] in space.working_ions
         ]
-        recipe = {
+        recipe: dict[str, Any] = {
             "generator": self.name,
             "prototype": proto.name,
             "substitution": dict(sorted(mapping.items())),
         }
+        if proto.content != 1.0:  # recipes (and ids) of the file's own content unchanged
+            recipe["working_ion_content"] = proto.content
         provenance = {
             "prototype_reference": proto.reference_compound,
             "prototype_source": proto.source,
             "working_ion": working[0] if working else None,
             "volume_scaled": params.scale_volume,
-            "substitution_likelihood": likelihood,
+            "substitution_likelihood": likelihood.value,
+            "substitution_nearest_member": likelihood.member,
             "fixed_oxidation_states": fixed_oxidation_states(proto, mapping),
         }
         scale = 1.0
         if params.scale_volume:
             reference = proto.structure.composition
             scale = (predicted_volume(composition, reference, 1.0)) ** (1 / 3)
-        unlikely = likelihood is not None and likelihood < params.substitution_threshold
+        unlikely = likelihood.value is not None and likelihood.value < params.substitution_threshold
         if proto.partially_occupied and not unlikely:
             structure = proto.substituted(mapping)
             structure.scale_lattice(structure.volume * scale**3)
@@ -229,7 +172,8 @@ class PrototypeSubstitution:
                 STAGE,
                 "filtered",
                 "unlikely-substitution",
-                f"likelihood {likelihood:.2e} < threshold {params.substitution_threshold:g}",
+                f"likelihood {likelihood.value:.2e} < threshold "
+                f"{params.substitution_threshold:g} (nearest known member {likelihood.member})",
             )
         else:
             record.mark(STAGE, "ok")
