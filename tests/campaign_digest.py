@@ -126,14 +126,14 @@ def write_digest(root: Path, path: Path) -> None:
 def compare_with_golden(root: Path, name: str, *, update: bool, rel: float) -> list[str]:
     """Differences of a campaign directory from its golden digest.
 
-    Properties added by design (ADDED_PROPERTIES) are taken out of the new digest first,
-    with their CSV columns; anything else that differs is reported. ``update`` rewrites
+    Properties added by design (ADDED_PROPERTIES) are taken out of both digests first,
+    with their CSV columns (a golden file recorded since holds them); anything else that differs is reported. ``update`` rewrites
     the golden file from this campaign first (pytest --update-golden).
     """
     path = GOLDEN / f"{name}.json"
     if update:
         write_digest(root, path)
-    golden = json.loads(path.read_text())
+    golden = without_additions(json.loads(path.read_text()))  # also once they are recorded
     digest = without_additions(campaign_digest(root))
     for data in (golden, digest):  # columns are compared by name; their order is layout
         data["csv_header"] = sorted(data["csv_header"])

@@ -222,3 +222,41 @@ def test_records_are_valid_and_round_trip():
             Composition(record.formula)
             == record.initial_structure().composition.reduced_composition
         )
+
+
+def test_known_mg_and_zn_spinels_survive_the_likelihood_and_the_filter_still_cuts():
+    """The space of the issue report: 46 of 58 were dropped, the known spinels among them."""
+    from pymatgen.core import Composition
+
+    from screen.workflow.spec import ChemicalSpace
+
+    sp = ChemicalSpace(
+        working_ions=["Mg", "Zn"],
+        framework_cations=["Fe", "Cr", "Mo", "Ca", "Sn", "Zr", "Mn", "V", "Ti"],
+        anions=["O", "S", "Se"],
+        prototypes=["spinel-AM2X4", "chevrel-AMo6X8"],
+        critical_policy="report-only",
+    )
+    records = generate(sp, GenerateParams())
+    by_composition = {Composition(r.formula).reduced_formula: r for r in records}
+    for formula in ("ZnFe2O4", "MgFe2O4", "MgCr2O4", "ZnCr2O4"):
+        record = by_composition[Composition(formula).reduced_formula]
+        assert record.status["generate"].state == "ok", formula
+        assert record.provenance["substitution_likelihood"] > 0.05
+        assert record.provenance["substitution_nearest_member"] in {"MgAl2O4", "ZnCr2S4"}
+    unlikely = [r for r in records if r.status["generate"].reason == "unlikely-substitution"]
+    assert unlikely, "a threshold that keeps everything is not a filter"
+    assert all("nearest known member" in r.status["generate"].detail for r in unlikely)
+
+
+def test_mixed_valence_roles_are_coupled_in_order_of_oxidation_state():
+    from screen.candidates.likelihood import coupling, population
+
+    assert population(3.5) == ((3, 0.5), (4, 0.5))
+    assert population(2.0) == ((2, 1.0),)
+    # Mn3.5 compared with itself: matched state to state, so the role scores 1
+    assert coupling(population(3.5), population(3.5)) == [(3, 3, 0.5), (4, 4, 0.5)]
+    # Mn3+ (MgMn2O4) against Mn3.5 (LiMn2O4): half stays Mn3+, half is Mn3+ for Mn4+
+    assert coupling(population(3.0), population(3.5)) == [(3, 3, 0.5), (3, 4, 0.5)]
+    pieces = coupling(population(2 + 1 / 3), population(2.0))
+    assert sum(w for *_, w in pieces) == pytest.approx(1.0)

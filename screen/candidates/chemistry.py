@@ -41,7 +41,7 @@ def _guess(composition: Composition, override: dict[str, list[int]]) -> dict[str
 
 @functools.lru_cache(maxsize=65536)
 def _oxidation_states(
-    formula: str, fixed: tuple[tuple[str, int], ...] = ()
+    formula: str, fixed: tuple[tuple[str, int], ...] = (), established: bool = False
 ) -> tuple[tuple[str, float], ...] | None:
     from pymatgen.core import Composition, Element
 
@@ -55,7 +55,7 @@ def _oxidation_states(
         for el, states in extra_oxidation_states().items()
         if el in composition and el not in override
     }
-    if guess is None and extra:  # established states the ICSD statistics lack (Fe4+)
+    if guess is None and extra and established:  # states the ICSD statistics lack (Fe4+)
         guess = _guess(composition, override | extra)
     if guess is None:
         return None
@@ -63,17 +63,19 @@ def _oxidation_states(
 
 
 def oxidation_states(
-    composition: Composition, fixed: dict[str, int] | None = None
+    composition: Composition, fixed: dict[str, int] | None = None, established: bool = False
 ) -> dict[str, float] | None:
     """Most likely charge-balanced oxidation states (pymatgen, ICSD statistics), or None.
 
     ``fixed`` pins elements to one state (polyanion centres: P5+ in PO4, S6+ in SO4).
-    A composition with no guess from the ICSD states is tried again with the states of
-    candidates/oxidation-states.yaml added (Fe4+ in CaFeO3). Cached by reduced formula;
-    elements of mixed valence get their average.
+    With ``established`` (generation and its prefilters: is this compound plausible?), a
+    composition with no guess from the ICSD states is tried again with the states of
+    candidates/oxidation-states.yaml added (Fe4+ in CaFeO3). The redox budget, reference
+    phases and radii keep the ICSD states alone. Cached by reduced formula; elements of
+    mixed valence get their average.
     """
     key = tuple(sorted((fixed or {}).items()))
-    found = _oxidation_states(composition.reduced_formula, key)
+    found = _oxidation_states(composition.reduced_formula, key, established)
     return dict(found) if found is not None else None
 
 

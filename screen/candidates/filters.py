@@ -88,7 +88,9 @@ def _check_one(
 ) -> None:
     structure = record.initial_structure()
     working = record.working_ion
-    oxi = oxidation_states(structure.composition, record.provenance.get("fixed_oxidation_states"))
+    oxi = oxidation_states(
+        structure.composition, record.provenance.get("fixed_oxidation_states"), established=True
+    )
     result = assess(
         structure.composition,
         clist,

@@ -148,7 +148,7 @@ def role_populations(
     composition: Composition, mapping: dict[str, str], fixed: dict[str, int]
 ) -> dict[str, Population] | None:
     """Each role's oxidation-state population, from charge-balanced guesses; None without."""
-    oxi = oxidation_states(composition, fixed)
+    oxi = oxidation_states(composition, fixed, established=True)
     if oxi is None:
         return None
     return {role: population(oxi[element]) for role, element in mapping.items()}

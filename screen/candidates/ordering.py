@@ -119,7 +119,7 @@ def lowest_orderings(
     composition = Composition(
         {el: round(n) for el, n in cell.composition.get_el_amt_dict().items()}
     )
-    oxi = oxidation_states(composition)
+    oxi = oxidation_states(composition, established=True)
     if oxi is None:
         raise OrderingError(
             f"no charge-balanced ICSD oxidation states for {composition.reduced_formula}",

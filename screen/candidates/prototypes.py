@@ -268,7 +268,7 @@ def check_member_formulas(proto: PrototypeStructure, where: str) -> None:
             if p.centre == member.roles[role] and p.geometry == spec.geometry
         }
         composition = role_composition(proto.with_content(factor), member.roles)
-        if oxidation_states(composition, fixed) is None:
+        if oxidation_states(composition, fixed, established=True) is None:
             raise PrototypeError(
                 f"{where}: {field}: no charge-balanced oxidation states (pymatgen ICSD "
                 "statistics); a known compound must pass the charge-balance filter"

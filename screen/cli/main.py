@@ -110,10 +110,12 @@ def funnel_table(rows: list[Any]) -> Table:
     table.add_column("passed", justify="right")
     table.add_column("left: reason (count)")
     for row in rows:
-        reasons = "\n".join(
-            f"{reason} ({state}): {n}" for (state, reason), n in sorted(row.left.items())
-        )
-        table.add_row(row.stage, str(row.entered), str(row.passed), reasons or "-")
+        lines = []
+        for (state, reason), n in sorted(row.left.items()):
+            lines.append(f"{reason} ({state}): {n}")
+            if reason == "critical-element":  # by the list entry (and form) that excluded
+                lines += [f"  {entry}: {k}" for entry, k in sorted(row.by_entry.items())]
+        table.add_row(row.stage, str(row.entered), str(row.passed), "\n".join(lines) or "-")
     return table
 
 

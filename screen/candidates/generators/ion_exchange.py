@@ -14,10 +14,8 @@ import logging
 from typing import TYPE_CHECKING
 
 from screen.candidates.generators.common import ordered_records, scale_to_predicted_volume
-from screen.candidates.generators.substitution import (
-    fixed_oxidation_states,
-    selected_prototypes,
-)
+from screen.candidates.generators.substitution import selected_prototypes
+from screen.candidates.likelihood import fixed_oxidation_states
 from screen.ions import ION_CHARGE
 from screen.records import structure_sha256
 
