@@ -127,8 +127,9 @@ def compare_with_golden(root: Path, name: str, *, update: bool, rel: float) -> l
     """Differences of a campaign directory from its golden digest.
 
     Properties added by design (ADDED_PROPERTIES) are taken out of both digests first,
-    with their CSV columns (a golden file recorded since holds them); anything else that differs is reported. ``update`` rewrites
-    the golden file from this campaign first (pytest --update-golden).
+    with their CSV columns (a golden file recorded since holds them); anything else
+    that differs is reported. ``update`` rewrites the golden file from this campaign
+    first (pytest --update-golden).
     """
     path = GOLDEN / f"{name}.json"
     if update:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from pymatgen.core import Composition
@@ -158,3 +160,36 @@ def test_chevrel_hosts_generate_one_and_two_guests():
     assert sorted(by_mg) == pytest.approx([1.0, 2.0])  # MgMo6S8 and Mg2Mo6S8
     assert by_mg[2.0].provenance["recipe"]["working_ion_content"] == 2.0
     assert "working_ion_content" not in by_mg[1.0].provenance["recipe"]
+
+
+def test_the_recall_benchmark_list_is_sourced_valid_and_held_out():
+    """benchmarks/data/known-compounds.yaml: >= 100 synthesised compounds, each with a
+    source, each filling its prototype's roles to its formula with charge balance, and
+    none a known member the likelihood uses."""
+    import dataclasses
+
+    import yaml
+
+    from screen.candidates.prototypes import (
+        KnownMember,
+        check_member_formulas,
+        check_members,
+    )
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks/data/known-compounds.yaml"
+    compounds = yaml.safe_load(path.read_text())["compounds"]
+    assert len(compounds) >= 100
+    families = {c["prototype"] for c in compounds}
+    assert families == set(NAMES)
+    for c in compounds:
+        assert c["source"].strip(), c["formula"]
+        member = KnownMember(formula=c["formula"], roles=c["roles"], source=c["source"])
+        proto = load_prototypes()[c["prototype"]]
+        check_members(proto.model_copy(update={"known_members": [member]}), str(path))
+        built = curated_structure(c["prototype"])
+        check_member_formulas(dataclasses.replace(built, members=(member,)), str(path))
+        for known in built.members:
+            same = known.roles == member.roles and Composition(known.formula).almost_equals(
+                Composition(member.formula)
+            )
+            assert not same, f"{c['formula']} is a known member of {c['prototype']}"
