@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import copy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,18 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 QUICKSTART = REPO / "workflows" / "quickstart.yaml"
+
+
+def run_cli_campaign(workflow: Path, out: Path) -> subprocess.CompletedProcess[str]:
+    """``batscreen run workflow --out out`` in a subprocess, as a user runs it; must succeed."""
+    result = subprocess.run(
+        [sys.executable, "-m", "screen.cli", "run", str(workflow), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
 
 
 def quickstart_data() -> dict[str, Any]:

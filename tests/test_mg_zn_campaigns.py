@@ -4,27 +4,19 @@ from __future__ import annotations
 
 import csv
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from pymatgen.core import Composition
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import REPO, run_cli_campaign
+
 pytestmark = pytest.mark.slow
 
 
 def run_campaign(name: str, tmp_path: Path) -> tuple[Path, list[dict[str, str]]]:
     out = tmp_path / name
-    workflow = ROOT / "workflows" / f"{name}.yaml"
-    result = subprocess.run(
-        [sys.executable, "-m", "screen.cli", "run", str(workflow), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    run_cli_campaign(REPO / "workflows" / f"{name}.yaml", out)
     with (out / "candidates.csv").open() as fh:
         rows = list(csv.DictReader(fh))
     return out, rows

@@ -15,20 +15,13 @@ from pymatgen.core import Composition, Structure
 from screen.potentials.cards import get_card
 from screen.stage_table import STAGE_NAMES
 from tests.campaign_digest import compare_with_golden
-from tests.conftest import QUICKSTART
+from tests.conftest import QUICKSTART, run_cli_campaign
 
 
 @pytest.fixture(scope="module")
 def campaign(tmp_path_factory):
     out = tmp_path_factory.mktemp("quickstart") / "camp"
-    result = subprocess.run(
-        [sys.executable, "-m", "screen.cli", "run", str(QUICKSTART), "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return out, result.stdout
+    return out, run_cli_campaign(QUICKSTART, out).stdout
 
 
 pytestmark = pytest.mark.slow

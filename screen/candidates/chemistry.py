@@ -50,13 +50,14 @@ def _oxidation_states(
         return None
     override = {el: [oxi] for el, oxi in fixed if el in composition}
     guess = _guess(composition, override)
-    extra = {
-        el: sorted(set(Element(el).icsd_oxidation_states) | set(states))
-        for el, states in extra_oxidation_states().items()
-        if el in composition and el not in override
-    }
-    if guess is None and extra and established:  # states the ICSD statistics lack (Fe4+)
-        guess = _guess(composition, override | extra)
+    if guess is None and established:  # try the states the ICSD statistics lack (Fe4+)
+        extra = {
+            el: sorted(set(Element(el).icsd_oxidation_states) | set(states))
+            for el, states in extra_oxidation_states().items()
+            if el in composition and el not in override
+        }
+        if extra:
+            guess = _guess(composition, override | extra)
     if guess is None:
         return None
     return tuple(sorted((str(el), float(v)) for el, v in guess.items()))

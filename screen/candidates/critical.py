@@ -102,19 +102,20 @@ class CriticalList:
     mapping_version: int
     entries: tuple[CriticalEntry, ...]
 
-    @property
-    def elements(self) -> frozenset[str]:
-        """Every element an entry maps to."""
-        return frozenset(el for entry in self.entries for el in entry.elements)
+    def listed_everywhere(self, policy: str) -> frozenset[str]:
+        """Elements ``policy`` lists in every compound of theirs.
 
-    @property
-    def materials_by_element(self) -> dict[str, list[str]]:
-        """Entry labels of each element."""
-        out: dict[str, list[str]] = {}
-        for entry in self.entries:
-            for element in entry.elements:
-                out.setdefault(element, []).append(entry.label)
-        return out
+        strict: every element an entry maps to; the form-aware policies: those of entries
+        of form ``any`` (an entry of a reduced form does not reach an element that is a
+        cation, as every prototype role's cation is). Report-only lists them too: it only
+        does not exclude them.
+        """
+        return frozenset(
+            el
+            for entry in self.entries
+            if policy == "strict" or entry.form == "any"
+            for el in entry.elements
+        )
 
     @classmethod
     def load(cls, name: str) -> CriticalList:

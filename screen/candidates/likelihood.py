@@ -37,7 +37,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from screen.candidates.chemistry import oxidation_states
-from screen.candidates.polyanions import POLYANIONS
 from screen.candidates.prototypes import member_content, role_composition
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -46,11 +45,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Composition
 
     from screen.candidates.prototypes import KnownMember, PrototypeStructure
-
-METHOD = (
-    "max over the family's known members of prod_roles P(new|member)/P(member|member), "
-    "data-mined substitution probabilities (Hautier et al., Inorg. Chem. 50, 656 (2011))"
-)
 
 #: (oxidation state, weight) pieces of one role
 Population = tuple[tuple[int, float], ...]
@@ -64,29 +58,10 @@ class Likelihood:
     member: str | None
 
 
-def fixed_oxidation_states(proto: PrototypeStructure, mapping: dict[str, str]) -> dict[str, int]:
-    """Oxidation state of each polyanion centre (P5+ in PO4): the group fixes it."""
-    reference = role_elements(proto)
-    fixed = {}
-    for role, spec in proto.roles.items():
-        if spec.kind == "polyanion":
-            centre = mapping.get(role) or reference[role]
-            states = {
-                p.centre_oxidation_state
-                for p in POLYANIONS.values()
-                if p.centre == centre and p.geometry == spec.geometry
-            }
-            if len(states) == 1:
-                fixed[centre] = states.pop()
-    return fixed
-
-
-def role_elements(proto: PrototypeStructure) -> dict[str, str]:
-    """The reference compound's element on each role."""
-    out: dict[str, str] = {}
-    for site, role in zip(proto.structure, proto.structure.site_properties["role"], strict=True):
-        out.setdefault(role, next(iter(site.species)).symbol)
-    return out
+def with_fixed_roles(proto: PrototypeStructure, mapping: dict[str, str]) -> dict[str, str]:
+    """``mapping`` with the element of every fixed role (the O of PO4) added."""
+    fixed = {r: el for r, el in proto.role_elements().items() if proto.roles[r].kind == "fixed"}
+    return dict(mapping) | fixed
 
 
 def population(state: float) -> Population:
@@ -160,13 +135,9 @@ def _member_populations(
     key = (proto.name, member.formula, tuple(sorted(member.roles.items())))
     if key not in _MEMBERS:
         factor = member_content(proto, member) or 1.0
-        mapping = dict(member.roles) | {
-            role: element
-            for role, element in role_elements(proto).items()
-            if proto.roles[role].kind == "fixed"
-        }
+        mapping = with_fixed_roles(proto, member.roles)
         composition = role_composition(proto.with_content(factor), mapping)
-        pops = role_populations(composition, mapping, fixed_oxidation_states(proto, mapping))
+        pops = role_populations(composition, mapping, proto.fixed_oxidation_states(mapping))
         _MEMBERS[key] = (mapping, pops)
     return _MEMBERS[key]
 
@@ -202,13 +173,8 @@ def family_likelihood(
     ``mapping`` gives the candidate's element on every substitutable role; ``members``
     (default: the prototype's own) lets a benchmark leave a member out.
     """
-    fixed_roles = {
-        role: element
-        for role, element in role_elements(proto).items()
-        if proto.roles[role].kind == "fixed"
-    }
-    full = dict(mapping) | fixed_roles
-    pops = role_populations(composition, full, fixed_oxidation_states(proto, mapping))
+    full = with_fixed_roles(proto, mapping)
+    pops = role_populations(composition, full, proto.fixed_oxidation_states(mapping))
     if pops is None:
         return Likelihood(None, None)
     best: Likelihood = Likelihood(None, None)

@@ -111,6 +111,31 @@ class PrototypeStructure:
         """True when some site is not fully occupied (candidates need ordering)."""
         return not self.structure.is_ordered
 
+    def role_elements(self) -> dict[str, str]:
+        """The reference compound's element on each role."""
+        out: dict[str, str] = {}
+        for site, role in zip(self.structure, self.structure.site_properties["role"], strict=True):
+            out.setdefault(role, next(iter(site.species)).symbol)
+        return out
+
+    def fixed_oxidation_states(self, mapping: dict[str, str]) -> dict[str, int]:
+        """Oxidation state of each polyanion centre (P5+ in PO4): the group fixes it."""
+        from screen.candidates.polyanions import POLYANIONS
+
+        reference = self.role_elements()
+        fixed = {}
+        for role, spec in self.roles.items():
+            if spec.kind == "polyanion":
+                centre = mapping.get(role) or reference[role]
+                states = {
+                    p.centre_oxidation_state
+                    for p in POLYANIONS.values()
+                    if p.centre == centre and p.geometry == spec.geometry
+                }
+                if len(states) == 1:
+                    fixed[centre] = states.pop()
+        return fixed
+
     def role_amounts(self) -> dict[str, float]:
         """Atoms of each role per cell (occupancies summed)."""
         amounts: dict[str, float] = {}
@@ -236,9 +261,7 @@ def role_composition(proto: PrototypeStructure, mapping: dict[str, str]) -> Any:
     """Composition of the cell with ``mapping`` (role -> element); fixed roles keep theirs."""
     from pymatgen.core import Composition
 
-    reference: dict[str, str] = {}
-    for site, role in zip(proto.structure, proto.structure.site_properties["role"], strict=True):
-        reference.setdefault(role, next(iter(site.species)).symbol)
+    reference = proto.role_elements()
     totals: dict[str, float] = {}
     for role, n in proto.role_amounts().items():
         element = mapping.get(role) or reference[role]
@@ -249,7 +272,6 @@ def role_composition(proto: PrototypeStructure, mapping: dict[str, str]) -> Any:
 def check_member_formulas(proto: PrototypeStructure, where: str) -> None:
     """Each known member's formula is its roles filled in, and it is charge balanced."""
     from screen.candidates.chemistry import oxidation_states
-    from screen.candidates.polyanions import POLYANIONS
 
     for k, member in enumerate(proto.members):
         field = f"known_members[{k}] ({member.formula})"
@@ -260,14 +282,8 @@ def check_member_formulas(proto: PrototypeStructure, where: str) -> None:
                 f"{where}: {field}: its roles {member.roles} fill the prototype as {filled}, "
                 f"not {member.formula} (working-ion contents {list(proto.working_ion_contents)})"
             )
-        fixed = {
-            member.roles[role]: p.centre_oxidation_state
-            for role, spec in proto.roles.items()
-            if spec.kind == "polyanion"
-            for p in POLYANIONS.values()
-            if p.centre == member.roles[role] and p.geometry == spec.geometry
-        }
         composition = role_composition(proto.with_content(factor), member.roles)
+        fixed = proto.fixed_oxidation_states(member.roles)
         if oxidation_states(composition, fixed, established=True) is None:
             raise PrototypeError(
                 f"{where}: {field}: no charge-balanced oxidation states (pymatgen ICSD "

@@ -113,8 +113,7 @@ def funnel_table(rows: list[Any]) -> Table:
         lines = []
         for (state, reason), n in sorted(row.left.items()):
             lines.append(f"{reason} ({state}): {n}")
-            if reason == "critical-element":  # by the list entry (and form) that excluded
-                lines += [f"  {entry}: {k}" for entry, k in sorted(row.by_entry.items())]
+            lines += [f"  {entry}: {k}" for entry, k in row.entries_of(reason)]
         table.add_row(row.stage, str(row.entered), str(row.passed), "\n".join(lines) or "-")
     return table
 

@@ -30,17 +30,14 @@ class FunnelRow:
             "passed": self.passed,
             "left": [
                 {"state": state, "reason": reason, "count": n}
-                | (
-                    {"by_entry": dict(sorted(self.by_entry.items()))}
-                    if self._broken(reason)
-                    else {}
-                )
+                | ({"by_entry": dict(entries)} if (entries := self.entries_of(reason)) else {})
                 for (state, reason), n in sorted(self.left.items())
             ],
         }
 
-    def _broken(self, reason: str) -> bool:
-        return reason == CRITICAL and bool(self.by_entry)
+    def entries_of(self, reason: str) -> list[tuple[str, int]]:
+        """The list entries behind ``reason`` with their counts (critical-element only)."""
+        return sorted(self.by_entry.items()) if reason == CRITICAL else []
 
 
 def funnel(records: list[Record], stages: tuple[str, ...]) -> list[FunnelRow]:
@@ -67,13 +64,13 @@ def format_funnel(rows: list[FunnelRow]) -> str:
     lines = [f"{'stage':<10} {'entered':>8} {'passed':>8}  left (reason: count)"]
     for row in rows:
         reasons = ", ".join(
-            f"{reason} ({state}): {n}"
-            + (
-                " [" + ", ".join(f"{e}: {k}" for e, k in sorted(row.by_entry.items())) + "]"
-                if reason == CRITICAL and row.by_entry
-                else ""
-            )
-            for (state, reason), n in sorted(row.left.items())
+            _left_text(row, state, reason, n) for (state, reason), n in sorted(row.left.items())
         )
         lines.append(f"{row.stage:<10} {row.entered:>8} {row.passed:>8}  {reasons or '-'}")
     return "\n".join(lines)
+
+
+def _left_text(row: FunnelRow, state: str, reason: str, n: int) -> str:
+    """'reason (state): n', with the list entries behind a critical-element exclusion."""
+    entries = ", ".join(f"{entry}: {k}" for entry, k in row.entries_of(reason))
+    return f"{reason} ({state}): {n}" + (f" [{entries}]" if entries else "")

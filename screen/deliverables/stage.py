@@ -40,10 +40,11 @@ def deliver_stage(
     if context.folder is None:
         raise ValueError("the deliver stage needs a folder to write into (out=...)")
     space = context.space
-    avoid: frozenset[str] = frozenset()
-    if space is not None:  # precursors are cation compounds: 'metal' forms do not reach them
-        form = None if space.critical_policy == "strict" else "any"
-        avoid = critical_elements(space.critical_list, form)
+    avoid = (  # precursors are cation compounds: a 'metal' form does not reach them
+        critical_elements(space.critical_list, space.critical_policy)
+        if space is not None
+        else frozenset()
+    )
     out = [r.copy_for_stage() for r in records]
     for record in out:
         if not record.active:

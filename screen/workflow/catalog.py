@@ -93,20 +93,15 @@ def critical_list_names() -> tuple[str, ...]:
 
 
 @functools.cache
-def critical_elements(name: str, form: str | None = None) -> frozenset[str]:
-    """Element symbols of a critical list.
+def critical_elements(name: str, policy: str = "strict") -> frozenset[str]:
+    """Elements the critical list ``name`` lists in every compound of theirs.
 
-    Every element an entry maps to, or (``form``) only those of entries of that form
-    ('any': listed in every compound of theirs).
+    strict: every element an entry maps to; the form-aware policies: those of entries of
+    form any (CriticalList.listed_everywhere).
     """
-    path = resource_dir("candidates") / "critical" / f"{name}.yaml"
-    data = yaml.safe_load(path.read_text())
-    return frozenset(
-        e
-        for m in data["materials"]
-        if form is None or m.get("form", "any") == form
-        for e in m.get("elements", [])
-    )
+    from screen.candidates.critical import CriticalList
+
+    return CriticalList.load(name).listed_everywhere(policy)
 
 
 def model_card_names() -> tuple[str, ...]:

@@ -21,11 +21,7 @@ def excluded_elements(space: ChemicalSpace) -> frozenset[str]:
     """Elements the critical policy removes from every candidate."""
     if space.critical_policy == "report-only":
         return frozenset()
-    if space.critical_policy == "strict":
-        return catalog.critical_elements(space.critical_list)
-    # form-aware readings: an entry of a reduced form (silicon metal) does not reach the
-    # cations a prototype role holds, so only 'any'-form entries exclude for sure
-    listed = catalog.critical_elements(space.critical_list, "any")
+    listed = catalog.critical_elements(space.critical_list, space.critical_policy)
     if space.critical_policy == "working-ion-exempt":
         return listed - set(space.working_ions)
     return listed

@@ -94,8 +94,7 @@ class ChemicalSpace(Frozen):
     @model_validator(mode="after")
     def _consistent(self) -> ChemicalSpace:
         if self.critical_policy in ("strict", "form-aware"):
-            form = None if self.critical_policy == "strict" else "any"
-            listed = catalog.critical_elements(self.critical_list, form)
+            listed = catalog.critical_elements(self.critical_list, self.critical_policy)
             clash = [i for i in self.working_ions if i in listed]
             if clash:
                 raise ValueError(

@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING
 
 from screen.candidates.generators.common import ordered_records, scale_to_predicted_volume
 from screen.candidates.generators.substitution import selected_prototypes
-from screen.candidates.likelihood import fixed_oxidation_states
 from screen.ions import ION_CHARGE
 from screen.records import structure_sha256
 
@@ -43,7 +42,7 @@ def exchange_sources(
                 continue
             structure = proto.structure.copy()
             structure.remove_site_property("role")
-            fixed = fixed_oxidation_states(proto, {})
+            fixed = proto.fixed_oxidation_states({})
             sources.append((f"prototype:{proto.name}", structure, fixed))
     if "structures" in params.ion_exchange.sources:
         sources += [(f"file:{path.name}", s, {}) for path, s in read_structures(space)]

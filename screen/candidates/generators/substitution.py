@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from screen.candidates.chemistry import predicted_volume
 from screen.candidates.generators.common import STAGE, ordered_records
-from screen.candidates.likelihood import family_likelihood, fixed_oxidation_states, role_elements
+from screen.candidates.likelihood import family_likelihood
 from screen.candidates.prototypes import (
     PrototypeStructure,
     aflow_prototypes,
@@ -70,7 +70,7 @@ class PrototypeTemplate:
         amounts = proto.role_amounts()
         fixed = {
             role: element
-            for role, element in role_elements(proto).items()
+            for role, element in proto.role_elements().items()
             if proto.roles[role].kind == "fixed"
         }
         return cls(proto, structure_dict(structure), roles, amounts, fixed)
@@ -150,7 +150,7 @@ class PrototypeSubstitution:
             "volume_scaled": params.scale_volume,
             "substitution_likelihood": likelihood.value,
             "substitution_nearest_member": likelihood.member,
-            "fixed_oxidation_states": fixed_oxidation_states(proto, mapping),
+            "fixed_oxidation_states": proto.fixed_oxidation_states(mapping),
         }
         scale = 1.0
         if params.scale_volume:
