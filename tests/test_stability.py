@@ -13,7 +13,6 @@ from pymatgen.core import Composition, Lattice, Structure
 from pymatgen.entries.computed_entries import ComputedEntry
 
 from screen.estimators.electrode import electrode_result
-from screen.estimators.redox import removable_ions
 from screen.stability.entries import (
     ConventionError,
     DroppedEntryError,
@@ -171,20 +170,6 @@ def test_incompatible_conventions_are_refused():
 
 
 # --------------------------------------------------------------------------- electrodes
-@pytest.mark.parametrize(
-    ("formula", "ion", "expected"),
-    [
-        ("NaFePO4", "Na", 1),  # Fe2+ -> Fe3+
-        ("Na2FeP2O7", "Na", 1),  # only one Fe to oxidise
-        ("NaCaCl3", "Na", 0),  # Ca2+ cannot be oxidised; Cl stays -1
-        ("Mg2Mo6S8", "Mg", 2),  # Chevrel: Mo 2+ -> 2.67+
-        ("Na3PS4", "Na", 0),  # P5+ and S2- fixed
-    ],
-)
-def test_removable_ions_follow_the_redox_budget(formula, ion, expected):
-    assert removable_ions(Composition(formula), ion) == expected
-
-
 def test_electrode_numbers_by_hand():
     discharged = Structure(
         Lattice.cubic(5.0),

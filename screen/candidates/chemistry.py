@@ -71,8 +71,9 @@ def oxidation_states(
     ``fixed`` pins elements to one state (polyanion centres: P5+ in PO4, S6+ in SO4).
     With ``established`` (generation and its prefilters: is this compound plausible?), a
     composition with no guess from the ICSD states is tried again with the states of
-    candidates/oxidation-states.yaml added (Fe4+ in CaFeO3). The redox budget, reference
-    phases and radii keep the ICSD states alone. Cached by reduced formula; elements of
+    candidates/oxidation-states.yaml added (Fe4+ in CaFeO3); the electrode's redox window
+    uses them too (a discharged host's states). Reference phases and radii keep the ICSD
+    states alone. Cached by reduced formula; elements of
     mixed valence get their average.
     """
     key = tuple(sorted((fixed or {}).items()))

@@ -402,3 +402,43 @@ def arrhenius_plot(data: ArrheniusData) -> Figure:
     ax.grid(alpha=0.3)
     ax.legend(frameon=False, fontsize=7)
     return fig
+
+
+# --------------------------------------------------------------------------- voltage profile
+
+
+@dataclass
+class ProfileData:
+    """A voltage profile: steps as (x_charged, x_discharged, voltage), fully charged first."""
+
+    steps: list[tuple[float, float, float]]
+    framework: str  # host formula, for the x axis
+    ion: str
+    unit: str  # 'V vs Na/Na+'
+    average_voltage: float | None = None
+    uncertainty: float | None = None  # one standard uncertainty of each step voltage (V)
+
+
+@_styled
+def voltage_profile_plot(data: ProfileData) -> Figure:
+    """Step voltage against working-ion content x, with the uncertainty band and average."""
+    fig = new_figure(3.6, 2.9)
+    ax = fig.add_subplot()
+    xs: list[float] = []
+    ys: list[float] = []
+    for x0, x1, v in data.steps:
+        xs += [x0, x1]
+        ys += [v, v]
+    ax.plot(xs, ys, "-", color=POINT_COLOR, lw=1.8, label="profile (hull along x)")
+    if data.uncertainty:
+        s = data.uncertainty
+        ax.fill_between(xs, [y - s for y in ys], [y + s for y in ys], color=POINT_COLOR,
+                        alpha=0.15, lw=0, label=f"± {s:.2g} V (1 sigma)")  # fmt: skip
+    if data.average_voltage is not None and xs:
+        ax.axhline(data.average_voltage, color=FRONT_COLOR, ls="--", lw=1,
+                   label=f"average {data.average_voltage:.3g} V")  # fmt: skip
+    ax.set_xlabel(f"x in {data.ion}x{data.framework}")
+    ax.set_ylabel(data.unit)
+    ax.grid(alpha=0.3)
+    ax.legend(frameon=False, fontsize=7)
+    return fig

@@ -551,6 +551,27 @@ def arrhenius_data(record: Record) -> plots.ArrheniusData | None:
     )
 
 
+def profile_data(record: Record) -> plots.ProfileData | None:
+    """The voltage profile of a record (electrode estimator's provenance), or None."""
+    profile = record.provenance.get("voltage_profile")
+    if not isinstance(profile, dict) or not profile.get("steps"):
+        return None
+    steps = []
+    for step in profile["steps"]:
+        x0, x1, v = (_finite(step.get(k)) for k in ("x_charged", "x_discharged", "voltage_v"))
+        if x0 is None or x1 is None or v is None:
+            return None
+        steps.append((x0, x1, v))
+    return plots.ProfileData(
+        steps=steps,
+        framework=str(profile.get("framework", "host")),
+        ion=str(profile.get("working_ion", "")),
+        unit=str(profile.get("unit", "V")),
+        average_voltage=_finite(record.value("average_voltage")),
+        uncertainty=_finite(profile.get("uncertainty_v")),
+    )
+
+
 def _structure_svg(record: Record) -> str:
     try:
         structure = record.current_structure()
@@ -582,6 +603,12 @@ def _card(record: Record, objectives: dict[str, str]) -> str:
     )
     arrhenius = arrhenius_data(record)
     figure = f'<figure class="structure">{_structure_svg(record)}</figure>'
+    profile = profile_data(record)
+    if profile is not None:
+        figure += (
+            '<figure class="profile"><figcaption>Voltage profile</figcaption>'
+            f"{plots.voltage_profile_plot(profile)}</figure>"
+        )
     if arrhenius is not None:
         figure += (
             '<figure class="arrhenius"><figcaption>Arrhenius plot (MD)</figcaption>'

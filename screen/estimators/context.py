@@ -3,8 +3,9 @@
 Estimators do not talk to each other; what several need is a service of the context,
 built once per call of the stage for all its records, before any record is estimated:
 
-- :meth:`EstimateContext.charged_members`: the charged end member of every electrode
-  candidate (working ion removed as far as the redox budget allows), relaxed in one batch;
+- :meth:`EstimateContext.charged_members`: the intercalation members of every electrode
+  candidate (the charged end member, working ion removed as far as the accessible redox
+  couples allow, and the intermediates), relaxed in one batch;
 - :meth:`EstimateContext.hull`: the candidates' entries under the potential's energy
   convention, the reference entries of every chemical system involved (a reference
   provider), one phase diagram per system (screen/stability/hull.py).
@@ -117,10 +118,18 @@ class Hull:
 
 @dataclass
 class ChargedMembers:
-    """Relaxed charged end members by candidate id, or why a candidate has none."""
+    """Relaxed intercalation members by candidate id, or why a candidate has none.
+
+    ``relaxed`` holds the fully charged end member, ``members`` every relaxed member
+    (intermediates and the charged one, in order of removal), ``windows`` the redox window
+    that bounded them.
+    """
 
     relaxed: dict[str, Record] = field(default_factory=dict)  # candidate id -> charged record
-    entries: dict[str, Any] = field(default_factory=dict)  # charged record id -> hull entry
+    members: dict[str, list[Record]] = field(default_factory=dict)  # candidate id -> members
+    windows: dict[str, Any] = field(default_factory=dict)  # candidate id -> RedoxWindow
+    lost: dict[str, list[str]] = field(default_factory=dict)  # candidate id -> lost members
+    entries: dict[str, Any] = field(default_factory=dict)  # member record id -> hull entry
     problem: dict[str, tuple[str, str]] = field(default_factory=dict)  # id -> (reason, detail)
 
 
@@ -268,48 +277,81 @@ class EstimateContext:
         return text
 
     def _build_charged(self, records: list[Record]) -> ChargedMembers:
-        from screen.estimators.redox import charged_structure, removable_ions
+        """Every candidate's intercalation members, relaxed in one batch."""
+        from screen.estimators.couples import load_couples, redox_window
+        from screen.estimators.profile import intercalation_members
         from screen.records import record_from_structure
         from screen.stability.entries import ml_entry
 
+        params = self.params.electrode
+        couples = load_couples(str(params.redox_couples) if params.redox_couples else None)
         found = ChargedMembers()
-        todo: dict[str, Record] = {}
+        todo: dict[str, list[Record]] = {}
         for record in records:
             ion = str(record.working_ion)
             structure = record.current_structure()
             try:
-                x = removable_ions(structure.composition, ion)
-                if x == 0:
+                window = redox_window(structure.composition, ion, couples)
+                found.windows[record.id] = window
+                if window.ions <= 1e-6:
                     found.problem[record.id] = (
                         "no-redox-capacity",
-                        f"no {ion} can be removed without oxidising an anion or a cation "
-                        "beyond its known states",
+                        window.problem
+                        or f"no {ion} can leave: no cation has an accessible couple "
+                        f"({window.family or 'unclassified'} host; {couples.source})",
                     )
                     continue
-                charged = charged_structure(structure, ion, x)
+                members = intercalation_members(
+                    structure, ion, window.ions, params.intermediates, params.max_atoms
+                )
+                if not members:
+                    found.problem[record.id] = (
+                        "no-redox-capacity",
+                        f"the window of {window.ions:.3g} {ion} per cell is less than one "
+                        f"ion in a supercell of up to {params.max_atoms} atoms",
+                    )
+                    continue
             except Exception as exc:  # this candidate gets no voltage, the rest go on
                 found.problem[record.id] = ("charged-state-failed", f"{type(exc).__name__}: {exc}")
                 continue
-            todo[record.id] = record_from_structure(
-                charged, {"generator": "charged-end-member", "of": record.id, "removed": x}
-            )
-        relaxed = {r.id: r for r in self.extra.relax("charged", list(todo.values()))}
-        for cid, charged_record in todo.items():
-            done = relaxed[charged_record.id]
-            if done.active and done.value("relax_converged"):
-                found.relaxed[cid] = done
-            else:
-                why = done.exit_stage()
+            todo[record.id] = [
+                record_from_structure(
+                    m.structure,
+                    {
+                        "generator": "charged-end-member"
+                        if m is members[-1]
+                        else "intercalation-member",
+                        "of": record.id,
+                        "removed": round(m.removed, 6),
+                        "cells": m.multiplier,
+                        "couples_version": couples.version,
+                    },
+                )
+                for m in members
+            ]
+        batch = [m for ms in todo.values() for m in ms]
+        relaxed = {r.id: r for r in self.extra.relax("charged", batch)}
+        for cid, asked in todo.items():
+            done = [relaxed[m.id] for m in asked]
+            ok = [d for d in done if d.active and d.value("relax_converged")]
+            found.lost[cid] = [d.formula for d in done if d not in ok]
+            charged = done[-1]
+            if charged not in ok:
+                why = charged.exit_stage()
                 detail = why[1].detail if why else "relaxation did not converge"
                 found.problem[cid] = ("charged-relax-failed", str(detail))
+                continue
+            found.relaxed[cid] = charged
+            found.members[cid] = ok
         raw = [
             ml_entry(
                 c.current_structure(),
                 c.number("energy"),
                 c.id,
-                {"label": f"{c.formula} (charged {cid})"},
+                {"label": f"{c.formula} (member of {cid})"},
             )
-            for cid, c in found.relaxed.items()
+            for cid, ms in found.members.items()
+            for c in ms
         ]
         found.entries, _ = entries_with_convention(raw, self.potential.card.energy_convention)
         return found

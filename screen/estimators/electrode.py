@@ -1,9 +1,11 @@
-"""Electrode end members, average voltage, capacity, specific energy and volume change.
+"""Electrode profiles: voltage steps, average voltage, capacity, specific energy, volume.
 
 The discharged end member is the relaxed candidate A_x Host; the charged one removes as
-many working ions as the host's redox budget allows (screen/estimators/redox.py). Both
-are relaxed with the same potential (the context's charged members, in one batch); the
-metal's energy is the hull's elemental reference.
+many working ions as the host's accessible redox couples allow
+(screen/estimators/couples.py), and the intermediates lie in equal steps between
+(screen/estimators/profile.py). All are relaxed with the same potential (the context's
+charged members, in one batch); the metal's energy is the hull's elemental reference.
+pymatgen's InsertionElectrode builds the profile from the hull along x.
 
 Formulas (../shared/SCIENCE.md):
   V = -[E(A_x2 Host) - E(A_x1 Host) - (x2 - x1) E(A metal)] / ((x2 - x1) z)   [V vs A/A^z+]
@@ -86,7 +88,7 @@ def electrode_result(
 
 
 class ElectrodeEstimator:
-    """Cathodes: voltage, capacity, specific energy and volume change between end members."""
+    """Cathodes: the voltage profile over the accessible range, capacity, energy, volume."""
 
     name: ClassVar[str] = "electrode"
     params_model: ClassVar[type[ElectrodeParams]] = ElectrodeParams
@@ -95,15 +97,31 @@ class ElectrodeEstimator:
     order: ClassVar[int] = 20
     properties: ClassVar[tuple[P, ...]] = (
         P("average_voltage", "V vs metal",
-          "average voltage between the discharged and charged end members", rankable=True,
-          csv=True, uncertainty_column=True, card=True),
+          "capacity-weighted average voltage of the profile between the discharged and the "
+          "charged end member", rankable=True, csv=True, uncertainty_column=True, card=True),
+        P("voltage_min", "V vs metal", "lowest step voltage of the profile", rankable=True,
+          csv=True),
+        P("voltage_max", "V vs metal", "highest step voltage of the profile", rankable=True,
+          csv=True),
+        P("voltage_steps", "V vs metal",
+          "voltage of each step of the profile, fully charged first", csv=True),
+        P("capacity_to_steps", "mAh/g",
+          "discharge capacity from the fully charged state to the end of each step", csv=True),
+        P("stable_intermediates", "",
+          "intermediate compositions on the hull along x (they bound the steps)", csv=True,
+          card=True),
+        P("redox_couples", "", "redox couples that bound the charged end member", csv=True,
+          card=True),
+        P("ions_removed", "per host formula",
+          "working ions cycled between the end members, per formula of the host framework",
+          csv=True),
         P("capacity_gravimetric", "mAh/g",
           "z F dx / (3.6 M_discharged) between the end members", rankable=True, csv=True,
           card=True),
         P("capacity_volumetric", "mAh/cm3", "gravimetric capacity x density", rankable=True,
           csv=True),
-        P("specific_energy", "Wh/kg", "average voltage x gravimetric capacity", rankable=True,
-          csv=True, card=True),
+        P("specific_energy", "Wh/kg", "integral of the profile: average voltage x capacity",
+          rankable=True, csv=True, uncertainty_column=True, card=True),
         P("volume_change_on_charge", "%",
           "(V_charged - V_discharged) / V_discharged per host", csv=True, card=True),
         P("charged_formula", "", "formula of the charged end member", csv=True),
@@ -119,9 +137,14 @@ class ElectrodeEstimator:
 
     def estimate(self, record: Record, context: EstimateContext) -> Estimate:
         """The electrode numbers of a cathode candidate, or the flag saying why none."""
+        from screen.estimators.profile import voltage_profile, voltage_sigma
+
         out = new_estimate(self)
         ion = str(record.working_ion_in_structure())
         members = context.charged_members()
+        window = members.windows.get(record.id)
+        if window is not None and window.fallback:
+            out.flag("redox-couples-fallback: " + ", ".join(window.fallback))
         if record.id in members.problem:
             reason, detail = members.problem[record.id]
             out.flag(f"no-voltage: {reason}")
@@ -132,9 +155,12 @@ class ElectrodeEstimator:
         if charged is None or hull.book is None or record.id not in hull.entries:
             out.flag(f"no-voltage: {hull.error or hull.dropped.get(record.id, 'no hull')}")
             return out
+        kept = [m for m in members.members[record.id] if m.id in members.entries]
         if charged.id not in members.entries:  # its energy correction was refused
             out.flag("no-voltage: charged-energy-correction-dropped")
             return out
+        if members.lost.get(record.id) or len(kept) < len(members.members[record.id]):
+            out.flag("profile-member-lost")
         metal = min(
             (
                 e
@@ -143,38 +169,78 @@ class ElectrodeEstimator:
             ),
             key=lambda e: e.energy_per_atom,
         )
+        discharged_entry = hull.entries[record.id]
         charged_entry = members.entries[charged.id]
+        profile = voltage_profile(
+            [discharged_entry, *(members.entries[m.id] for m in kept)], metal, ion
+        )
         result = electrode_result(
             record.current_structure(),
-            hull.entries[record.id].energy,
+            discharged_entry.energy,
             charged.current_structure(),
             charged_entry.energy,
             metal.energy_per_atom,
             ion,
         )
         potential = context.potential
-        how = (
-            f"discharged {record.formula} and charged {charged.formula} ({ion} removed, "
-            f"ordering by Ewald energy) relaxed with {potential.identity.name}; {ion} metal "
-            f"energy from the hull references ({metal.data.get('label', metal.entry_id)}); "
-            f"z = {ion_charge(ion)}"
-        )
         model = potential.identity
-        out.set("average_voltage", result.average_voltage_v, unit=vs_metal(ion), method=how,
+        z = ion_charge(ion)
+        couples = window.couples_text() if window is not None else []
+        how = (
+            f"pymatgen InsertionElectrode over the discharged {record.formula} and "
+            f"{len(kept)} member(s) with {ion} removed (equal steps to the redox window: "
+            f"{', '.join(couples) or 'ICSD states'}; lowest-Ewald orderings), all relaxed with "
+            f"{potential.identity.name}; {ion} metal energy from the hull references "
+            f"({metal.data.get('label', metal.entry_id)}); z = {z}"
+        )
+        sigma_atom = potential.card.hull_sigma()
+        sigma_v = voltage_sigma(sigma_atom, z) if sigma_atom is not None else None
+        sigma_note = (
+            f"; uncertainty sigma_V = sigma sqrt(2 (1 + z^2)) / z with sigma = {sigma_atom} "
+            "eV/atom (the card's hull uncertainty): systematic local errors of the moved ions, "
+            "their metal reference and the redox centres, framework errors cancel "
+            "(screen/estimators/profile.py: voltage_sigma)"
+            if sigma_v is not None
+            else ""
+        )
+        unit = vs_metal(ion)
+        out.set("average_voltage", profile.average_voltage_v, unit=unit,
+                method=how + sigma_note, uncertainty=sigma_v, model=model)  # fmt: skip
+        out.set("voltage_min", min(profile.voltages), unit=unit, method=how, model=model)
+        out.set("voltage_max", max(profile.voltages), unit=unit, method=how, model=model)
+        out.set("voltage_steps", profile.voltages, unit=unit, method=how + sigma_note,
                 model=model)  # fmt: skip
+        out.set("capacity_to_steps", [s.capacity_to_mah_g for s in profile.steps],
+                unit="mAh/g",
+                method="z F (x - x_charged) / (3.6 M_discharged); " + how)  # fmt: skip
+        out.set("stable_intermediates", profile.intermediates, unit="",
+                method="stable on the hull along x of the relaxed members; " + how)  # fmt: skip
+        out.set("redox_couples", couples, unit="",
+                method=f"accessible couples of {window.source if window else 'the couples file'}"
+                " bound the charged end member")  # fmt: skip
+        steps = profile.steps
+        out.set("ions_removed", steps[-1].x_discharged - steps[0].x_charged,
+                unit=f"{ion} per {profile.framework}", method=how)  # fmt: skip
         change = result.volume_change_percent
-        for name, value, unit, what in (
-            ("capacity_gravimetric", result.capacity_gravimetric_mah_g, "mAh/g",
-             "z F dx / (3.6 M_discharged)"),
+        q = profile.capacity_gravimetric_mah_g
+        for name, value, unit_, what in (
+            ("capacity_gravimetric", q, "mAh/g", "z F dx / (3.6 M_discharged)"),
             ("capacity_volumetric", result.capacity_volumetric_mah_cm3, "mAh/cm3",
              "gravimetric capacity x density of the discharged phase"),
-            ("specific_energy", result.specific_energy_wh_kg, "Wh/kg",
-             "average voltage x gravimetric capacity (cathode material only)"),
             ("volume_change_on_charge", change, "%",
              "(V_charged - V_discharged) / V_discharged per host"),
             ("volume_change_abs", abs(change), "%", "|volume change| between the end members"),
         ):  # fmt: skip
-            out.set(name, value, unit=unit, method=f"{what}; {how}")
+            out.set(name, value, unit=unit_, method=f"{what}; {how}")
+        out.set(
+            "specific_energy",
+            profile.specific_energy_wh_kg,
+            unit="Wh/kg",
+            method="integral of the profile, average voltage x gravimetric capacity (cathode "
+            f"material only); uncertainty = capacity x sigma_V; {how}",
+            uncertainty=q * sigma_v if sigma_v is not None else None,
+            model=model,
+        )
         out.set("charged_formula", charged.formula, unit="", method=how)
         out.set(
             "energy_above_hull_charged",
@@ -190,5 +256,34 @@ class ElectrodeEstimator:
             "record_id": charged.id,
             "formula": charged.formula,
             "structure": charged.relaxed_structure,
+        }
+        out.provenance["voltage_profile"] = {
+            "framework": profile.framework,
+            "working_ion": ion,
+            "unit": unit,
+            "uncertainty_v": sigma_v,
+            "steps": [
+                {
+                    "x_charged": s.x_charged,
+                    "x_discharged": s.x_discharged,
+                    "voltage_v": s.voltage_v,
+                    "formula_charged": s.formula_charged,
+                    "formula_discharged": s.formula_discharged,
+                    "capacity_to_mah_g": s.capacity_to_mah_g,
+                }
+                for s in steps
+            ],
+            "members": [
+                {"record_id": m.id, "formula": m.formula, "energy_ev": m.number("energy")}
+                for m in kept
+            ],
+            "above_hull_along_x_ev_per_atom": profile.unstable,
+            "lost_members": members.lost.get(record.id, []),
+            "redox_window": {
+                "family": window.family if window else None,
+                "couples": couples,
+                "fallback": list(window.fallback) if window else [],
+                "file": window.source if window else None,
+            },
         }
         return out

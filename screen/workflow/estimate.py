@@ -125,9 +125,43 @@ class ElectrodeParams(EstimatorParams):
     enabled: bool = Field(
         default=True,
         description="cathodes: relax the charged end member (working ion removed as far as "
-        "the host's redox allows) and report average voltage, capacity, specific energy, "
-        "volume change and the charged phase's energy above hull",
+        "the host's accessible redox couples allow) and the intermediates, and report the "
+        "voltage profile, average voltage, capacity, specific energy, volume change and the "
+        "charged phase's energy above hull",
     )
+    intermediates: int = Field(
+        default=1,
+        ge=0,
+        le=7,
+        description="intermediate compositions between the discharged and the charged end "
+        "member, in equal steps of working-ion content, each Ewald-ordered and relaxed with "
+        "the end members (0: end members only, one average voltage)",
+    )
+    max_atoms: int = Field(
+        default=64,
+        ge=8,
+        le=400,
+        description="largest supercell of an intercalation member: the smallest multiple of "
+        "the candidate's cell that holds a whole number of removed ions is used; above this "
+        "size the removal is rounded to whole ions in the largest allowed supercell",
+    )
+    redox_couples: Path | None = Field(
+        default=None,
+        description="a redox-couples file replacing candidates/redox-couples.yaml (same "
+        "format: couples by element and anion family, with references and practical ranges)",
+    )
+
+    @field_validator("redox_couples")
+    @classmethod
+    def _couples_file(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        from screen.estimators.couples import RedoxCouples
+
+        path = existing_file(value, info, "redox_couples file")
+        assert path is not None
+        RedoxCouples.read(path)  # RedoxCouplesError (a ValueError) names file and field
+        return path
 
 
 class CapacityParams(EstimatorParams):
