@@ -294,12 +294,7 @@ class EstimateContext:
                 window = redox_window(structure.composition, ion, couples)
                 found.windows[record.id] = window
                 if window.ions <= 1e-6:
-                    found.problem[record.id] = (
-                        "no-redox-capacity",
-                        window.problem
-                        or f"no {ion} can leave: no cation has an accessible couple "
-                        f"({window.family or 'unclassified'} host; {couples.source})",
-                    )
+                    found.problem[record.id] = ("no-redox-capacity", window.why_none())
                     continue
                 members = intercalation_members(
                     structure, ion, window.ions, params.intermediates, params.max_atoms

@@ -240,6 +240,24 @@ class RedoxWindow:
             if o.fallback and o.electrons > TOLERANCE
         )
 
+    def why_none(self) -> str:
+        """Why no working ion can leave: each cation's state and what limits it."""
+        if self.problem:
+            return self.problem
+        parts = []
+        for o in self.oxidations:
+            if o.fallback:
+                limit = "at its highest ICSD state (not in the couples file)"
+            elif o.couples:
+                limit = "at the end of its couples"
+            else:
+                limit = f"no couple cycles from this state ({self.family or 'mixed'} host)"
+            parts.append(f"{o.element}{_state(o.start)} {limit}")
+        return (
+            f"no {self.ion} can leave: " + ("; ".join(parts) or "no oxidisable cation")
+            + f" ({self.source})"
+        )
+
     def couples_text(self) -> list[str]:
         """Each couple that is used, with its reach."""
         return [c for o in self.oxidations if o.electrons > TOLERANCE for c in o.couples]
