@@ -163,7 +163,8 @@ def compare(entry: dict[str, Any], record: Record) -> dict[str, Any]:
         flags = record.value("estimate_flags")
         flags = flags if isinstance(flags, list) else []
         why = record.exit_stage()
-        row["error"] = ", ".join(str(f) for f in flags) or (str(why[1].detail) if why else "no voltage")
+        detail = str(why[1].detail) if why else "no voltage"
+        row["error"] = ", ".join(str(f) for f in flags) or detail
         return row
     ions = record.properties["ions_removed"]
     formula_units = _formula_units_per_framework(record, entry)

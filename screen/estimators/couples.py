@@ -254,7 +254,8 @@ class RedoxWindow:
                 limit = f"no couple cycles from this state ({self.family or 'mixed'} host)"
             parts.append(f"{o.element}{_state(o.start)} {limit}")
         return (
-            f"no {self.ion} can leave: " + ("; ".join(parts) or "no oxidisable cation")
+            f"no {self.ion} can leave: "
+            + ("; ".join(parts) or "no oxidisable cation")
             + f" ({self.source})"
         )
 
