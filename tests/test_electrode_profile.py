@@ -256,3 +256,24 @@ def test_the_card_plots_the_profile():
     assert data is not None and data.steps == [(0.5, 0.75, 3.3), (0.75, 1.0, 2.7)]
     svg = report.plots.voltage_profile_plot(data)
     assert "<svg" in svg and "NaxFeO2" in svg
+
+
+def test_the_workflow_checks_the_couples_file_and_the_intermediates(tmp_path):
+    from pydantic import ValidationError
+
+    from screen.workflow.estimate import EstimateParams
+
+    bad = tmp_path / "mine.yaml"
+    bad.write_text("version: 1\nelements: {Xx: {oxide: []}}\n")
+    with pytest.raises(ValidationError) as info:
+        EstimateParams.model_validate(
+            {"electrode": {"redox_couples": "mine.yaml"}}, context={"base_dir": str(tmp_path)}
+        )
+    assert "mine.yaml" in str(info.value) and "Xx" in str(info.value)
+    with pytest.raises(ValidationError, match=r"redox_couples file .*missing\.yaml"):
+        EstimateParams.model_validate(
+            {"electrode": {"redox_couples": "missing.yaml"}}, context={"base_dir": str(tmp_path)}
+        )
+    with pytest.raises(ValidationError, match="intermediates"):
+        EstimateParams.model_validate({"electrode": {"intermediates": -1}})
+    assert EstimateParams().electrode.intermediates == 1

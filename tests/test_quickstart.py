@@ -77,7 +77,14 @@ def test_every_ranked_candidate_is_physical(campaign):
         assert 0.0 <= e_hull <= 0.1  # the workflow's constraint
         assert 0.0 < float(row["average_voltage [V vs metal]"]) < 6.0
         assert "hull-from-incomplete-references" in row["estimate_flags"]
-        assert row["charged_formula"] and "Na" not in Composition(row["charged_formula"])
+        # charged as far as the accessible couples go: fewer Na per host, the profile's steps
+        # inside the range of the average
+        charged, discharged = Composition(row["charged_formula"]), Composition(row["formula"])
+        host = next(el for el in discharged if el.symbol != "Na")
+        assert charged["Na"] / charged[host] < discharged["Na"] / discharged[host]
+        assert row["redox_couples"]
+        steps = [float(v) for v in row["voltage_steps [V vs metal]"].split(";")]
+        assert min(steps) <= float(row["average_voltage [V vs metal]"]) <= max(steps)
         assert not critical & {str(el) for el in relaxed.composition.elements}
         cif = Structure.from_file(out / row["cif"])
         assert cif.composition.reduced_formula == relaxed.composition.reduced_formula

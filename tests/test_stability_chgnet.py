@@ -207,3 +207,33 @@ def test_olivine_nafepo4_voltage(chgnet, tmp_path):
     assert voltage == pytest.approx(2.9, abs=0.5)
     assert out.properties["average_voltage"].unit == "V vs Na/Na+"
     assert out.number("capacity_gravimetric") == pytest.approx(154, abs=1)  # 1 Na per NaFePO4
+
+
+def test_o3_nafeo2_profile_to_half_the_sodium(chgnet, tmp_path):
+    """O3-NaFeO2 cycles Fe3+/Fe4+ to about Na0.5FeO2 near 3.3 V vs Na (Yabuuchi et al.,
+    Electrochemistry 80, 716 (2012)); R-3m, a 3.025, c 16.09 Å, z(O) 0.2325 (Takeda et al.,
+    Mater. Res. Bull. 29, 659 (1994)). The couples file bounds the charge; the profile has
+    one intermediate (Na0.75FeO2) and two steps."""
+    structure = Structure.from_spacegroup(
+        "R-3m", Lattice.hexagonal(3.025, 16.09), ["Na", "Fe", "O"],
+        [[0, 0, 0], [0, 0, 0.5], [0, 0, 0.2325]],
+    )  # fmt: skip
+    (record,) = relaxed([structure], chgnet, "Na")
+    space = ChemicalSpace(
+        working_ions=["Na"], anions=["O"], role="cathode", critical_policy="report-only"
+    )
+    (out,) = estimate(
+        [record], space, EstimateParams(), chgnet, RelaxParams(), tmp_path,
+        provider=ElementsOnly(chgnet, tmp_path),
+    )  # fmt: skip
+    steps = out.value("voltage_steps")
+    print("NaFeO2 profile", steps, out.number("average_voltage"))
+    assert out.value("redox_couples") == ["Fe3+/Fe4+ (oxide) to 3.5+"]
+    assert out.number("ions_removed") == pytest.approx(0.5)
+    assert out.value("charged_formula") == "Na(FeO2)2"
+    assert len(steps) == 2 and steps[0] > steps[1]  # charging raises the voltage
+    assert out.number("average_voltage") == pytest.approx(3.3, abs=0.5)
+    assert out.properties["average_voltage"].uncertainty == pytest.approx(0.158)
+    assert out.number("capacity_gravimetric") == pytest.approx(120.9, abs=0.5)  # 0.5 Na
+    profile = out.provenance["voltage_profile"]
+    assert [s["x_discharged"] for s in profile["steps"]] == pytest.approx([0.75, 1.0])

@@ -31,39 +31,34 @@ class EntryError(ValueError):
         super().__init__(f"entry {name!r}, field {field!r}: {msg}")
 
 
-def parse_site(site: Any) -> tuple[dict[str, float], list[float]]:
-    sp = site["species"]
-    occ = {el: float(v) for el, v in ({sp: 1} if isinstance(sp, str) else sp).items()}
-    xyz = [float(x) for x in site["xyz"]]
-    if len(xyz) != 3 or not 0 < sum(occ.values()) <= 1 + 1e-6:
-        raise ValueError("need 3 coordinates and a total occupancy in (0, 1]")
-    return occ, xyz
-
-
 def build(entry: dict[str, Any]) -> Structure:
     name, st = str(entry.get("name", "?")), entry.get("structure")
-    if not isinstance(st, dict):
-        raise EntryError(name, "structure", "missing or not a mapping")
+    st = st if isinstance(st, dict) else {}
     for key in ("space_group", "lattice", "sites", "reference", "coordinates"):
         if not st.get(key):
             raise EntryError(name, f"structure.{key}", "missing")
     if st["coordinates"] not in ("refined", "approximate"):
         raise EntryError(name, "structure.coordinates", "must be refined or approximate")
     try:
-        group, lat = SpaceGroup(st["space_group"]), st["lattice"]
-        lattice = Lattice.from_parameters(*(float(lat[k]) for k in LATTICE))
+        group = SpaceGroup(st["space_group"])
+        lattice = Lattice.from_parameters(*(float(st["lattice"][k]) for k in LATTICE))
     except (KeyError, TypeError, ValueError) as exc:
         raise EntryError(name, "structure.space_group/lattice", str(exc)) from exc
     species, coords = [], []
     for i, site in enumerate(st["sites"]):
-        try:
-            occ, xyz = parse_site(site)
-        except (AttributeError, KeyError, TypeError, ValueError) as exc:  # also a non-mapping
-            raise EntryError(name, f"structure.sites[{i}]", f"{exc}: {site!r}") from exc
-        mult, orbit = re.fullmatch(r"(\d+)[a-z]", str(site.get("wyckoff"))), group.get_orbit(xyz)
+        field = f"structure.sites[{i}]"
+        try:  # a non-mapping site, a bad species/occupancy or bad xyz all land here
+            sp = site["species"]
+            occ = {el: float(v) for el, v in ({sp: 1} if isinstance(sp, str) else sp).items()}
+            xyz, wyckoff = [float(x) for x in site["xyz"]], str(site.get("wyckoff"))
+            if len(xyz) != 3 or not 0 < sum(occ.values()) <= 1 + 1e-6:
+                raise ValueError("need 3 coordinates and a total occupancy in (0, 1]")
+        except (AttributeError, KeyError, TypeError, ValueError) as exc:
+            raise EntryError(name, field, f"{exc}: {site!r}") from exc
+        mult, orbit = re.fullmatch(r"(\d+)[a-z]", wyckoff), group.get_orbit(xyz)
         if mult is None or int(mult.group(1)) != len(orbit):
-            msg = f"{site.get('wyckoff')!r} but the orbit of {xyz} has {len(orbit)} sites"
-            raise EntryError(name, f"structure.sites[{i}].wyckoff", msg)
+            msg = f"{wyckoff!r} but the orbit of {xyz} has {len(orbit)} sites"
+            raise EntryError(name, f"{field}.wyckoff", msg)
         species.append(occ)
         coords.append(xyz)
     try:
@@ -78,21 +73,21 @@ def check_fields(entry: dict[str, Any], struct: Structure) -> Composition:
         target = Composition(entry["discharged_formula"])
     except (KeyError, ValueError) as exc:
         raise EntryError(name, "discharged_formula", str(exc)) from exc
-    exp, removed = exp if isinstance(exp, dict) else {}, entry.get("ions_removed_per_formula")
-    ok_removed = isinstance(removed, (int, float)) and ion in IONS and 0 < removed <= target[ion]
+    exp, x = exp if isinstance(exp, dict) else {}, entry.get("ions_removed_per_formula")
+    frac = struct.composition.fractional_composition
+    ok_x = isinstance(x, (int, float)) and ion in IONS and 0 < x <= target[ion]
     rules = {
         "working_ion": ion in IONS,
-        "discharged_formula": struct.composition.fractional_composition.almost_equals(
-            target.fractional_composition, rtol=0, atol=1e-4
-        ),
-        "ions_removed_per_formula": ok_removed,
+        "discharged_formula": frac.almost_equals(target.fractional_composition, 0, 1e-4),
+        "ions_removed_per_formula": ok_x,
         "experiment.average_voltage_v": isinstance(exp.get("average_voltage_v"), (int, float)),
         "experiment.reference": bool(exp.get("reference")),
         "contested": isinstance(entry.get("contested"), bool),
     }
     for field, ok in rules.items():
         if not ok:
-            raise EntryError(name, field, f"invalid (structure built: {struct.composition})")
+            value = exp.get(field[11:]) if field.startswith("experiment.") else entry.get(field)
+            raise EntryError(name, field, f"invalid value {value!r} (built: {struct.composition})")
     return target
 
 
@@ -116,10 +111,10 @@ def main(path: Path) -> int:
     entries, flagged = yaml.safe_load(path.read_text())["entries"], 0
     for entry in entries:
         struct = build(entry)
-        target = check_fields(entry, struct)
-        factor = struct.composition.num_atoms / target.num_atoms
-        items = sorted(struct.composition.items(), key=lambda kv: kv[0].X)
-        per_fu = " ".join(f"{el}{amt / factor:.4g}" for el, amt in items)
+        target, comp = check_fields(entry, struct), struct.composition
+        per_fu = " ".join(
+            f"{el}{n * target.num_atoms / comp.num_atoms:.4g}" for el, n in comp.items()
+        )
         guess = target.oxi_state_guesses()
         oxi = " ".join(f"{el}{v:+.2g}" for el, v in guess[0].items()) if guess else "none"
         d_ca, d_min, d_alt = distances(struct)
