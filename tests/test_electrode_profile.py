@@ -124,6 +124,7 @@ def test_a_bad_couples_file_names_the_file_and_the_field(tmp_path):
     with pytest.raises(RedoxCouplesError, match="nitride"):
         RedoxCouples.read(bad)
     assert RedoxCouples.read(default_couples_path()).source.endswith("redox-couples.yaml")
+    assert load_couples().source == "candidates/redox-couples.yaml (version 1)"  # no local path
 
 
 def test_a_user_couples_file_replaces_the_bundled_one(tmp_path):

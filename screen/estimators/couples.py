@@ -165,8 +165,17 @@ def default_couples_path() -> Path:
 
 @functools.cache
 def load_couples(path: str | None = None) -> RedoxCouples:
-    """The couples of ``path`` (default: the bundled file), read once."""
-    return RedoxCouples.read(Path(path) if path else default_couples_path())
+    """The couples of ``path`` (default: the bundled file), read once.
+
+    ``source`` names the file as records cite it: the bundled one by its place in the
+    package and its version (no machine-specific path), a user's by its path.
+    """
+    if path:
+        return RedoxCouples.read(Path(path))
+    data = RedoxCouples.read(default_couples_path())
+    return data.model_copy(
+        update={"source": f"candidates/redox-couples.yaml (version {data.version})"}
+    )
 
 
 def anion_family(composition: Composition) -> str | None:
