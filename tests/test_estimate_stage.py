@@ -261,3 +261,50 @@ def test_every_candidate_gets_a_bvse_barrier_or_a_reason(lj):
     anti = out["Na3N"]
     assert anti.status["estimate"].state == "ok" and "bvse_barrier" not in anti.properties
     assert any("bvse-unavailable" in f and "N" in f for f in anti.value("estimate_flags"))
+
+
+def o3_nafeo2():
+    return Structure.from_spacegroup(
+        "R-3m", Lattice.hexagonal(3.025, 16.09), ["Na", "Fe", "O"],
+        [[0, 0, 0], [0, 0, 0.5], [0, 0, 0.2325]],
+    ).get_primitive_structure()  # fmt: skip
+
+
+O3_REFS = [ComputedEntry("Na", -1.3), ComputedEntry("Fe", -8.0), ComputedEntry("O", -4.9)]
+
+
+def test_every_member_of_every_cathode_relaxes_in_one_batch(lj):
+    records = [relaxed_record(o3_nafeo2(), -30.0), relaxed_record(o3_nafeo2() * (1, 1, 2), -60.0)]
+    space = ChemicalSpace(working_ions=["Na"], anions=["O"], role="cathode")
+    runner = CountingRunner(lj)
+    out = estimate(
+        records, space, EstimateParams(), lj, RelaxParams(), provider=ToyReferences(
+            O3_REFS
+        ), extra=ExtraRelaxations(runner, RelaxParams(), "estimate"),
+    )  # fmt: skip
+    charged = [n for kind, n in runner.calls if kind == "relax/charged"]
+    assert charged == [4]  # two members (Na0.75FeO2, Na0.5FeO2) of each, one batch
+    for record in out:
+        profile = record.provenance["voltage_profile"]
+        assert profile["redox_window"]["couples"] == ["Fe3+/Fe4+ (oxide) to 3.5+"]
+        assert len(profile["members"]) == 2
+        assert record.value("charged_formula") == "Na(FeO2)2"
+
+
+def test_a_profile_that_fails_costs_only_the_voltage(lj, monkeypatch):
+    import screen.estimators.profile as profile
+
+    def broken(*args, **kwargs):
+        raise ValueError("no hull along x")
+
+    monkeypatch.setattr(profile, "voltage_profile", broken)
+    space = ChemicalSpace(working_ions=["Na"], anions=["O"], role="cathode")
+    (out,) = estimate(
+        [relaxed_record(o3_nafeo2(), -30.0)], space, EstimateParams(), lj,
+        RelaxParams(), provider=ToyReferences(O3_REFS),
+    )  # fmt: skip
+    assert out.active
+    assert "no-voltage: profile-failed" in out.value("estimate_flags")
+    assert "no hull along x" in out.value("voltage_note")
+    assert "average_voltage" not in out.properties
+    assert "formation_energy_per_atom" in out.properties

@@ -171,9 +171,15 @@ class ElectrodeEstimator:
         )
         discharged_entry = hull.entries[record.id]
         charged_entry = members.entries[charged.id]
-        profile = voltage_profile(
-            [discharged_entry, *(members.entries[m.id] for m in kept)], metal, ion
-        )
+        try:
+            profile = voltage_profile(
+                [discharged_entry, *(members.entries[m.id] for m in kept)], metal, ion
+            )
+        except Exception as exc:  # this candidate's profile only; its other estimates stay
+            out.flag("no-voltage: profile-failed")
+            out.set("voltage_note", f"{type(exc).__name__}: {exc}", unit="",
+                    method="pymatgen InsertionElectrode over the relaxed members")  # fmt: skip
+            return out
         result = electrode_result(
             record.current_structure(),
             discharged_entry.energy,
