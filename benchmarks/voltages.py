@@ -168,7 +168,7 @@ def compare(entry: dict[str, Any], record: Record) -> dict[str, Any]:
         row["error"] = ", ".join(str(f) for f in flags) or detail
         return row
     ions = record.properties["ions_removed"]
-    formula_units = _formula_units_per_framework(record, entry)
+    formula_units = _formula_units_per_framework(entry)
     row.update(
         v_model=float(prop.value),  # type: ignore[arg-type]
         sigma=prop.uncertainty,
@@ -197,7 +197,7 @@ def average_over(steps: list[tuple[float, float, float]], low: float, high: floa
     return total / (high - low)
 
 
-def _formula_units_per_framework(record: Record, entry: dict[str, Any]) -> float:
+def _formula_units_per_framework(entry: dict[str, Any]) -> float:
     """Reduced host frameworks per formula unit of the entry's discharged formula."""
     from pymatgen.core import Composition
 

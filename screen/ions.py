@@ -9,6 +9,8 @@ that ion exchange replaces).
 
 from __future__ import annotations
 
+FARADAY_C_PER_MOL = 96485.33212  # CODATA 2018, exact since the 2019 SI
+
 #: formal charge z of each supported working ion, the project's targets first
 ION_CHARGE: dict[str, int] = {"Na": 1, "Mg": 2, "Zn": 2, "K": 1, "Ca": 2, "Al": 3, "Li": 1}
 

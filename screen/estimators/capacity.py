@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from screen.estimators.base import Estimate, new_estimate
-from screen.ions import ion_charge
+from screen.ions import FARADAY_C_PER_MOL, ion_charge
 from screen.properties import PropertyDefinition as P
 from screen.workflow.estimate import CapacityParams
 
@@ -14,8 +14,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     from screen.estimators.context import EstimateContext
     from screen.records import Record
-
-FARADAY_C_PER_MOL = 96485.33212  # CODATA 2018, exact since the 2019 SI
 
 
 def theoretical_capacity_gravimetric(composition: Composition, working_ion: str) -> float:

@@ -329,9 +329,10 @@ class EstimateContext:
         for cid, asked in todo.items():
             done = [relaxed[m.id] for m in asked]
             ok = [d for d in done if d.active and d.value("relax_converged")]
-            found.lost[cid] = [d.formula for d in done if d not in ok]
+            converged = {d.id for d in ok}
+            found.lost[cid] = [d.formula for d in done if d.id not in converged]
             charged = done[-1]
-            if charged not in ok:
+            if charged.id not in converged:
                 why = charged.exit_stage()
                 detail = why[1].detail if why else "relaxation did not converge"
                 found.problem[cid] = ("charged-relax-failed", str(detail))

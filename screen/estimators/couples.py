@@ -20,7 +20,7 @@ oxidation state (today's rule before the file), and :attr:`RedoxWindow.fallback`
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
@@ -28,13 +28,20 @@ from typing import TYPE_CHECKING, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from screen.candidates.polyanions import POLYANIONS
+
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Composition
 
-Family = Literal["oxide", "polyanion", "sulfide", "selenide", "halide"]
-FAMILIES: tuple[str, ...] = ("oxide", "polyanion", "sulfide", "selenide", "halide")
-#: polyanion centres with oxygen and their fixed states (PO4, SiO4, SO4, BO3, CO3, AsO4, GeO4)
-POLYANION_CENTRES: dict[str, int] = {"P": 5, "Si": 4, "S": 6, "B": 3, "C": 4, "As": 5, "Ge": 4}
+#: an anion family of the couples file, or ``any`` for the families an element does not name
+FamilyKey = Literal["oxide", "polyanion", "sulfide", "selenide", "halide", "any"]
+#: main-group polyanion centres with oxygen (PO4, SiO4, SO4, BO3, CO3, AsO4, GeO4) at the
+#: states of screen/candidates/polyanions.py; V, Mo, W are left out (they are also cations)
+POLYANION_CENTRES: dict[str, int] = {
+    p.centre: p.centre_oxidation_state
+    for p in POLYANIONS.values()
+    if p.ligand == "O" and p.centre in {"P", "Si", "S", "B", "C", "As", "Ge"}
+}
 ANION_CHARGES: dict[str, int] = {
     "O": -2, "S": -2, "Se": -2, "Te": -2, "N": -3, "F": -1, "Cl": -1, "Br": -1, "I": -1,
 }  # fmt: skip
@@ -112,8 +119,7 @@ class RedoxCouples(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     version: int = Field(ge=1)
-    elements: dict[str, dict[Literal["oxide", "polyanion", "sulfide", "selenide", "halide", "any"],
-                             list[Couple]]]  # fmt: skip
+    elements: dict[str, dict[FamilyKey, list[Couple]]]
     inactive_reason: str = ""
     source: str = ""
 
@@ -182,7 +188,7 @@ def anion_family(composition: Composition) -> str | None:
     """oxide, polyanion, sulfide, selenide or halide; None for anything else (nitrides)."""
     elements = {el.symbol for el in composition.elements}
     if "O" in elements:
-        if elements & (set(POLYANION_CENTRES) - {"S"}) or "S" in elements:
+        if elements & set(POLYANION_CENTRES):  # S with O: a sulfate
             return "polyanion"
         return "oxide"
     if "S" in elements and not elements & {"Se", "Te", "N"}:
@@ -233,7 +239,6 @@ class RedoxWindow:
     oxidations: tuple[Oxidation, ...] = ()
     problem: str | None = None  # why no window (no charge-balanced states)
     source: str = ""  # the couples file
-    notes: tuple[str, ...] = field(default=())
 
     @property
     def electrons(self) -> float:
@@ -278,9 +283,9 @@ def _state(q: float) -> str:
     return f"{text}+"
 
 
-def _through_couples(element: str, start: float, couples: list[Couple], family: str) -> tuple[
-    float, tuple[str, ...]
-]:  # fmt: skip
+def _through_couples(
+    element: str, start: float, couples: list[Couple], family: str
+) -> tuple[float, tuple[str, ...]]:
     """The state reached from ``start`` through the file's couples, and their labels."""
     current = start
     used: list[str] = []

@@ -19,9 +19,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
 from screen.estimators.base import Estimate, new_estimate
-from screen.estimators.capacity import FARADAY_C_PER_MOL
 from screen.estimators.context import hull_sigma_note
-from screen.ions import ion_charge, vs_metal
+from screen.ions import FARADAY_C_PER_MOL, ion_charge, vs_metal
 from screen.properties import PropertyDefinition as P
 from screen.workflow.estimate import ElectrodeParams
 

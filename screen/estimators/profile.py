@@ -139,12 +139,6 @@ class VoltageProfile:
         return list(self.stable[1:-1])
 
 
-def _x(composition: Composition, ion: str, framework: Composition) -> float:
-    rest = {el: n for el, n in composition.get_el_amt_dict().items() if el != ion}
-    host = next(iter(framework.get_el_amt_dict().items()))
-    return float(composition[ion]) / (rest[host[0]] / host[1])
-
-
 def voltage_profile(entries: list[Any], metal_entry: Any, ion: str) -> VoltageProfile:
     """Steps, average voltage, capacities and specific energy of the given members.
 
@@ -153,25 +147,24 @@ def voltage_profile(entries: list[Any], metal_entry: Any, ion: str) -> VoltagePr
     """
     from pymatgen.analysis.phase_diagram import PhaseDiagram
     from pymatgen.apps.battery.insertion_battery import InsertionElectrode, InsertionVoltagePair
-    from pymatgen.core import Composition
+
+    from screen.ions import FARADAY_C_PER_MOL, ion_charge
 
     electrode = InsertionElectrode.from_entries(entries, metal_entry)
-    framework = Composition(electrode.framework_formula)
     stable = list(electrode.get_stable_entries())
-    discharged = stable[-1]
-    mass = discharged.composition.weight / _framework_factor(discharged.composition, ion)
-    z = _valence(ion)
-    x_min = _x(stable[0].composition, ion, framework)
+    top = stable[-1].composition
+    mass = top.weight / framework_factor(top, ion)  # g/mol per framework formula, discharged
+    x_min = x_per_framework(stable[0].composition, ion)
     steps = []
     for pair in electrode.voltage_pairs:
         assert isinstance(pair, InsertionVoltagePair)
-        x_c = _x(pair.entry_charge.composition, ion, framework)
-        x_d = _x(pair.entry_discharge.composition, ion, framework)
-        capacity = z * 96485.33212 * (x_d - x_min) / (3.6 * mass)
+        charged, discharged = pair.entry_charge.composition, pair.entry_discharge.composition
+        x_d = x_per_framework(discharged, ion)
+        capacity = ion_charge(ion) * FARADAY_C_PER_MOL * (x_d - x_min) / (3.6 * mass)
         steps.append(
             Step(
-                x_c, x_d, float(pair.voltage), pair.entry_charge.composition.reduced_formula,
-                pair.entry_discharge.composition.reduced_formula, float(capacity),
+                x_per_framework(charged, ion), x_d, float(pair.voltage),
+                charged.reduced_formula, discharged.reduced_formula, float(capacity),
             )
         )  # fmt: skip
     unstable: dict[str, float] = {}
@@ -197,17 +190,17 @@ def voltage_profile(entries: list[Any], metal_entry: Any, ion: str) -> VoltagePr
     )
 
 
-def _framework_factor(composition: Composition, ion: str) -> float:
+def framework_factor(composition: Composition, ion: str) -> float:
+    """Reduced framework formulas (everything but the working ion) in ``composition``."""
     from pymatgen.core import Composition
 
     rest = Composition({el: n for el, n in composition.get_el_amt_dict().items() if el != ion})
-    return rest.get_reduced_composition_and_factor()[1]
+    return float(rest.get_reduced_composition_and_factor()[1])
 
 
-def _valence(ion: str) -> int:
-    from screen.ions import ion_charge
-
-    return ion_charge(ion)
+def x_per_framework(composition: Composition, ion: str) -> float:
+    """Working ions per formula of the reduced framework."""
+    return float(composition[ion]) / framework_factor(composition, ion)
 
 
 def _corner_entries(entries: list[Any]) -> list[Any]:
