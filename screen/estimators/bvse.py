@@ -38,17 +38,11 @@ class BVSEEstimator:
 
     def estimate(self, record: Record, context: EstimateContext) -> Estimate:
         """BVSE barriers; a structure the method cannot treat is flagged, not failed."""
-        from screen.transport.bvse import BVSEError, bvse_barriers
+        from screen.transport.bvse import BVSEError
 
         out = new_estimate(self)
-        given = record.value("oxidation_states")
         try:
-            result = bvse_barriers(
-                record.current_structure(),
-                str(record.working_ion_in_structure()),
-                oxidation_states=given if isinstance(given, dict) else None,
-                resolution=self.params.resolution_angstrom,
-            )
+            result = context.bvse_landscape(record).result
         except BVSEError as exc:
             out.flag(f"bvse-unavailable: {exc}")
             return out

@@ -8,10 +8,14 @@ built once per call of the stage for all its records, before any record is estim
   couples allow, and the intermediates), relaxed in one batch;
 - :meth:`EstimateContext.hull`: the candidates' entries under the potential's energy
   convention, the reference entries of every chemical system involved (a reference
-  provider), one phase diagram per system (screen/stability/hull.py).
+  provider), one phase diagram per system (screen/stability/hull.py);
+- :meth:`EstimateContext.bvse_landscape`: the working ion's BVSE site-energy grid of a
+  record (computed once, read by the bvse and carriers estimators);
+- :meth:`EstimateContext.carriers`: the carriers of every candidate's working-ion
+  sublattice, with the Frenkel pairs of those that need one relaxed in one batch.
 
-Every extra structure (references, charged members) is relaxed through ``extra``, the
-stage's :class:`~screen.relaxation.stage.ExtraRelaxations`.
+Every extra structure (references, charged members, carrier defects) is relaxed through
+``extra``, the stage's :class:`~screen.relaxation.stage.ExtraRelaxations`.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # pragma: no cover
+    from screen.estimators.carrier_defects import CarrierFinding
     from screen.potentials.base import Potential
     from screen.records import Record
     from screen.relaxation.stage import ExtraRelaxations
@@ -159,6 +164,8 @@ class EstimateContext:
         self.provenance: dict[str, Any] = {}  # what the stage's provenance records
         self._hull: Hull | None = None
         self._charged: ChargedMembers | None = None
+        self._landscapes: dict[str, Any] = {}  # record id -> BVSELandscape or BVSEError
+        self._carriers: dict[str, CarrierFinding] | None = None
         self._scratch: tempfile.TemporaryDirectory[str] | None = None
 
     def __enter__(self) -> EstimateContext:
@@ -180,6 +187,41 @@ class EstimateContext:
         if self._charged is None:
             self._charged = self._build_charged(self.records if records is None else records)
         return self._charged
+
+    def bvse_landscape(self, record: Record) -> Any:
+        """The BVSE landscape of the record's working ion (computed once); raises BVSEError."""
+        from screen.transport.bvse import BVSEError, bvse_landscape
+
+        if record.id not in self._landscapes:
+            given = record.value("oxidation_states")
+            try:
+                self._landscapes[record.id] = bvse_landscape(
+                    record.current_structure(),
+                    str(record.working_ion_in_structure()),
+                    oxidation_states=given if isinstance(given, dict) else None,
+                    resolution=self.params.bvse.resolution_angstrom,
+                )
+            except BVSEError as exc:
+                self._landscapes[record.id] = exc
+        found = self._landscapes[record.id]
+        if isinstance(found, Exception):
+            raise found
+        return found
+
+    def carriers(self, records: list[Record] | None = None) -> dict[str, CarrierFinding]:
+        """Carriers of ``records`` by id (built on first use; Frenkel pairs in one batch)."""
+        if self._carriers is None:
+            from screen.estimators.carrier_defects import find_carriers
+
+            self._carriers = find_carriers(
+                self.records if records is None else records,
+                self.bvse_landscape,
+                self.extra,
+                self.relax_params,
+                self.params,
+                self.role,
+            )
+        return self._carriers
 
     # ------------------------------------------------------------------ building
     def _references_dir(self) -> Path:

@@ -85,7 +85,8 @@ def estimate_records(
 def _prepare(context: EstimateContext, estimators: list[Estimator]) -> None:
     """Build what the estimators need, each once, for the records they apply to.
 
-    First the charged end members of the records that need them (one batch), then the hull.
+    First the charged end members of the records that need them (one batch), then the
+    carrier defects (one batch), then the hull.
     """
     wanting: dict[str, list[Record]] = {}
     for record in context.records:
@@ -96,6 +97,9 @@ def _prepare(context: EstimateContext, estimators: list[Estimator]) -> None:
     if "charged_members" in wanting:
         chosen = {r.id for r in wanting["charged_members"]}
         context.charged_members([r for r in context.records if r.id in chosen])
+    if "carriers" in wanting:
+        chosen = {r.id for r in wanting["carriers"]}
+        context.carriers([r for r in context.records if r.id in chosen])
     if "hull" in wanting:
         context.hull()
 

@@ -15,7 +15,9 @@ FIRE dt 0.1, maxstep 0.2 Å, dtmax 1.0, Nmin 5, finc 1.1, fdec 0.5, astart 0.1, 
 BFGS maxstep 0.2 Å, initial Hessian 70 eV/Å²).
 
 Convergence, as everywhere in batscreen: max |force| <= fmax (eV/Å) AND (variable cell)
-max |stress component| <= smax (GPa). Explosions (non-finite numbers, energy below
+max |stress component| <= smax (GPa); the forces on atoms held by an ASE ``FixAtoms``
+constraint (pymatgen's ``selective_dynamics`` site property) are not counted and those
+atoms keep their reference-frame positions. Explosions (non-finite numbers, energy below
 -25 eV/atom, atoms closer than 0.5 Å, volume x2 or /2) fail the structure, not the batch.
 """
 
@@ -121,6 +123,7 @@ class _Relaxing:
     u: np.ndarray = field(init=False)
     F: np.ndarray = field(init=False)
     v0: float = field(init=False)
+    fixed: np.ndarray = field(init=False)  # indices of atoms held by an ASE FixAtoms
     steps: int = 0
     started: float | None = None  # when the structure first entered the batch
     last: tuple[float, float, float] = (float("nan"), float("nan"), float("nan"))
@@ -130,6 +133,8 @@ class _Relaxing:
         self.u = self.atoms.positions.copy()
         self.F = np.eye(3)
         self.v0 = abs(np.linalg.det(self.cell0)) if self.atoms.pbc.all() else 1.0
+        held = [c.get_indices() for c in self.atoms.constraints if type(c).__name__ == "FixAtoms"]
+        self.fixed = np.unique(np.concatenate(held)).astype(int) if held else np.zeros(0, int)
 
     @property
     def factor(self) -> float:
@@ -149,6 +154,7 @@ class _Relaxing:
 
     def generalized_forces(self, forces: np.ndarray, stress: np.ndarray) -> np.ndarray:
         g_u = forces @ self.F
+        g_u[self.fixed] = 0.0
         if not self.variable_cell:
             return g_u
         volume = abs(np.linalg.det(self.atoms.cell.array))
@@ -157,7 +163,9 @@ class _Relaxing:
 
     def set_dofs(self, x: np.ndarray) -> None:
         n = len(self.atoms)
-        self.u = x[:n]
+        held = self.u[self.fixed].copy()
+        self.u = x[:n].copy()
+        self.u[self.fixed] = held
         if self.variable_cell:
             self.F = x[n:] / self.factor
 
@@ -325,7 +333,8 @@ def _advance(
         check_sane(atoms, energy, forces, item.v0)
     except RelaxationExploded as exc:
         return exc
-    fmax = float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0
+    free = np.delete(forces, item.fixed, axis=0) if len(item.fixed) else forces
+    fmax = float(np.linalg.norm(free, axis=1).max()) if len(free) else 0.0
     smax = float(np.abs(stress).max() * EV_PER_A3_IN_GPA) if atoms.pbc.all() else 0.0
     item.last = (energy, fmax, smax)
     converged = fmax <= params.fmax and (not item.variable_cell or smax <= params.smax_gpa)

@@ -573,6 +573,20 @@ def percolation_levels(
 # ---------------------------------------------------------------------------- driver
 
 
+@dataclass(frozen=True)
+class BVSELandscape:
+    """The site-energy grid of the working ion (eV, over the cell) and its barriers."""
+
+    result: BVSEResult
+    energies: np.ndarray  # (n0, n1, n2) eV at fractions i/n_i; minimum not subtracted
+    lattice_matrix: np.ndarray  # (3, 3) Å, rows a, b, c
+
+    @property
+    def relative(self) -> np.ndarray:
+        """Site energies above the grid minimum (eV)."""
+        return self.energies - self.energies.min()
+
+
 def bvse_barriers(
     structure: Structure,
     working_ion: str,
@@ -590,6 +604,28 @@ def bvse_barriers(
     ``connectivity``: percolation over 26 grid neighbours (faces, edges, corners; the
     default) or 6 (faces only, which overestimates barriers on coarse grids).
     """
+    return bvse_landscape(
+        structure,
+        working_ion,
+        oxidation_states=oxidation_states,
+        resolution=resolution,
+        cutoff=cutoff,
+        max_level=max_level,
+        connectivity=connectivity,
+    ).result
+
+
+def bvse_landscape(
+    structure: Structure,
+    working_ion: str,
+    *,
+    oxidation_states: dict[str, float] | None = None,
+    resolution: float = 0.2,
+    cutoff: float = 8.0,
+    max_level: float = 5.0,
+    connectivity: int = 26,
+) -> BVSELandscape:
+    """The barriers of :func:`bvse_barriers` with the site-energy grid they came from."""
     check_connectivity(connectivity)
     if not structure.is_ordered:
         raise BVSEError(f"{structure.composition.reduced_formula}: BVSE needs an ordered structure")
@@ -602,7 +638,7 @@ def bvse_barriers(
     (b1, b2, b3), dimensionality = percolation_levels(
         energies, max_level=max_level, connectivity=connectivity
     )
-    return BVSEResult(
+    result = BVSEResult(
         working_ion=working_ion,
         ion_charge=ion_charge,
         barrier_1d_eV=b1,
@@ -617,3 +653,4 @@ def bvse_barriers(
             f"cations, {connectivity}-neighbour percolation over periodic grid"
         ),
     )
+    return BVSELandscape(result, energies, lattice_matrix)

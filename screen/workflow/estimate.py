@@ -195,6 +195,51 @@ class BVSEParams(EstimatorParams):
     )
 
 
+class CarrierParams(EstimatorParams):
+    """Carriers of the working-ion sublattice and the effective activation energy (tier 1).
+
+    Intrinsic carriers (partially occupied sublattice, vacant sites symmetry-equivalent to
+    occupied ones) or vacancies made by charging (an electrode with an accessible redox
+    couple): Ea = Em. Otherwise the cheapest Frenkel pair is relaxed at fixed cell with
+    the candidate's potential, all candidates in one batch: Ea = Em + Ef/2.
+    """
+
+    enabled: bool = Field(
+        default=True,
+        description="carrier kind, Frenkel-pair formation energy (where carriers must be "
+        "created) and effective activation energy of every relaxed candidate with a "
+        "working ion (Em from its BVSE landscape)",
+    )
+    min_cell_length_angstrom: float = Field(
+        default=7.0,
+        ge=4.0,
+        le=30.0,
+        description="the defect supercell repeats the cell until every height is at least this (Å)",
+    )
+    max_atoms: int = Field(
+        default=100,
+        ge=8,
+        le=2000,
+        description="largest defect supercell (atoms); fewer repeats beyond it",
+    )
+    trials: int = Field(
+        default=1,
+        ge=1,
+        le=8,
+        description="symmetry-distinct interstitial positions tried per candidate (lowest "
+        "BVSE site energy first); the lowest relaxed Frenkel energy counts",
+    )
+    fmax: float = Field(
+        default=0.1,
+        gt=0.0,
+        le=1.0,
+        description="force convergence of the fixed-cell defect relaxation (eV/Å)",
+    )
+    max_steps: int = Field(
+        default=150, ge=1, le=10000, description="step limit of the defect relaxation"
+    )
+
+
 #: old key -> (section, field) it now is
 LEGACY_KEYS = {
     "formation_energy": ("hull", "enabled"),
@@ -215,6 +260,7 @@ class EstimateParams(Frozen):
     capacity: CapacityParams = Field(default_factory=CapacityParams)
     window: WindowParams = Field(default_factory=WindowParams)
     bvse: BVSEParams = Field(default_factory=BVSEParams)
+    carriers: CarrierParams = Field(default_factory=CarrierParams)
 
     @model_validator(mode="before")
     @classmethod

@@ -65,9 +65,18 @@ def ordered_records(
         record = make_record(structure, recipe, **provenance)
         record.mark(STAGE, "failed", "ordering-failed", str(exc))
         return [record]
+    disordered = sorted(
+        {el.symbol for site in structure if not site.is_ordered for el in site.species}
+    )
     records = []
     for k, ordered in enumerate(orderings):
-        record = make_record(ordered, {**recipe, "ordering": k}, ordering_rank=k, **provenance)
+        record = make_record(
+            ordered,
+            {**recipe, "ordering": k},
+            ordering_rank=k,
+            disordered_species=disordered,
+            **provenance,
+        )
         record.mark(STAGE, "ok")
         records.append(record)
     return records
