@@ -55,6 +55,12 @@ MD = (
     P("md_flags", "", "why an MD temperature was not trusted", csv=True),
     P("log10_conductivity_300K", "log10(mS/cm)",
       "log10 of conductivity_300K (rank on this: conductivities span decades)", rankable=True),
+    P("neb_barrier", "eV",
+      "lowest converged NEB vacancy-hop barrier of the working ion (candidate's potential)",
+      rankable=True, csv=True, card=True),
+    P("neb_activation_energy", "eV",
+      "NEB barrier plus the carrier-formation term (Em + Ef/2 for Frenkel pairs, Em else)",
+      rankable=True, csv=True, card=True),
 )  # fmt: skip
 
 ESTIMATE = (P("estimate_flags", "", "confidence flags of the estimates", csv=True),)

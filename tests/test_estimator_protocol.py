@@ -68,9 +68,9 @@ def _record(lj, nacl):
 
 def test_built_in_estimators_run_in_stage_order():
     names = [e.name for e in enabled_estimators(EstimateParams())]
-    assert names == ["hull", "electrode", "capacity", "window", "bvse", "density"]
+    assert names == ["hull", "electrode", "capacity", "window", "bvse", "carriers", "density"]
     off = EstimateParams.model_validate(
-        {"hull": False, "bvse": {"enabled": False}, "density": False}
+        {"hull": False, "bvse": {"enabled": False}, "carriers": False, "density": False}
     )
     assert [e.name for e in enabled_estimators(off)] == ["electrode", "capacity", "window"]
 
@@ -113,7 +113,7 @@ def test_an_unknown_estimator_section_names_the_registered_ones():
         validate_data(data)
     text = str(info.value)
     assert "stages.estimate" in text and "'bulk_modulus'" in text
-    assert "hull, electrode, capacity, window, bvse, density" in text
+    assert "hull, electrode, capacity, window, bvse, carriers, density" in text
 
 
 def test_an_estimator_writes_only_what_it_declares():
@@ -129,12 +129,13 @@ def test_python_api_needs_a_working_ion_for_ion_estimates(lj, nacl):
     (relaxed,) = screen.relax([nacl], potential=lj)
     with pytest.raises(WorkingIonError, match="pass working_ion='Na'") as info:
         screen.estimate([relaxed], space, params, potential=lj)
-    assert "bvse" in str(info.value) and "NaCl" in str(info.value)
+    assert "bvse" in str(info.value) and "carriers" in str(info.value)
+    assert "NaCl" in str(info.value)
     (out,) = screen.estimate([relaxed], space, params, potential=lj, working_ion="Na")
     assert out.working_ion == "Na" and out.number("bvse_dimensionality") == 3
     with pytest.raises(WorkingIonError, match="md needs the working ion"):
         screen.md([relaxed], potential=lj)
-    none_needed = EstimateParams(bvse=False, window=False)  # the hull needs no ion
+    none_needed = EstimateParams(bvse=False, carriers=False, window=False)  # hull: no ion
     (hull_only,) = screen.estimate([relaxed], space, none_needed, potential=lj)
     assert hull_only.status["estimate"].state == "ok"
 

@@ -188,3 +188,35 @@ def test_a_candidate_md_cannot_run_keeps_its_place_with_a_reason():
         assert record.status["md"].state == "ok" and "md_diffusivity" not in record.properties
     assert "max_atoms 20" in out[0].value("md_flags")[0]
     assert "no working ion (Mg)" in out[1].value("md_flags")[0]
+
+
+@pytest.mark.parametrize(
+    ("how", "kind", "atoms"),
+    [("vacancy", None, 63), ("frenkel", None, 64), ("interstitial", None, 65),
+     ("tier1", "Frenkel pair", 64), ("tier1", "intrinsic: partially occupied sublattice", 64)],
+)  # fmt: skip
+def test_md_inserts_the_carrier_defect_and_records_it(lj, tmp_path, how, kind, atoms):
+    from pymatgen.core import Lattice, Structure
+
+    from screen.records import record_from_structure
+    from screen.transport.stage import md_records
+    from screen.workflow.params import MDParams
+
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]])  # fmt: skip
+    record = record_from_structure(nacl, working_ion="Na")
+    if kind:
+        record.set_property("carrier_kind", kind, unit="", method="given")
+    params = MDParams(top_k=1, temperatures_K=[300.0, 400.0], duration_ps=0.04,
+                      equilibration_ps=0.0, sample_interval_fs=4.0, carrier_defect=how)  # fmt: skip
+    (out,) = md_records([record], params, lj, trajectory_dir=str(tmp_path))
+    assert out.status["md"].state == "ok", out.status["md"]
+    md = out.provenance["md"]
+    assert md["atoms"] == atoms
+    defect = md["carrier_defect"]
+    if atoms == 64 and how == "tier1" and kind.startswith("intrinsic"):
+        assert defect["kind"] == "none" and "intrinsic" in defect["why"]
+    else:
+        assert defect["kind"] == ("frenkel" if how == "tier1" else how)
+        assert defect["compensation"]
+        assert "carrier defect inserted" in out.properties["md_diffusivity"].method

@@ -245,6 +245,14 @@ def _frenkel_energy(
     for trial, (free, held, cell) in zip(finding.trials, done, strict=True):
         n = math.prod(cell.repeats)
         defect = free
+        trial["wall_time_s"] = round(
+            sum(
+                r.number("relax_wall_time")
+                for r in (free, held)
+                if r and r.value("relax_wall_time")
+            ),
+            3,
+        )
         if not free.active or free.value("energy") is None:
             why = free.exit_stage()
             trial["outcome"] = f"failed: {why[1].detail if why else 'relaxation failed'}"

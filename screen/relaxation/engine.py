@@ -54,12 +54,15 @@ FIRE_FINC, FIRE_FDEC, FIRE_ASTART, FIRE_FA = 1.1, 0.5, 0.1, 0.99
 BFGS_MAXSTEP, BFGS_ALPHA = 0.2, 70.0
 
 
-class _FIRE:
+class FIREOptimizer:
+    """ASE's FIRE (its defaults) on one array of coordinates and its forces."""
+
     def __init__(self) -> None:
         self.v: np.ndarray | None = None
         self.dt, self.a, self.n_pos = FIRE_DT, FIRE_ASTART, 0
 
     def step(self, x: np.ndarray, f: np.ndarray) -> np.ndarray:
+        """The next coordinates from the current ones and their forces."""
         if self.v is None:
             self.v = np.zeros_like(x)
         else:
@@ -207,7 +210,7 @@ def relax_many(
         atoms.calc = None
         variable = params.variable_cell and bool(atoms.pbc.all())
         n_dof = len(atoms) + (3 if variable else 0)
-        optimizer = _FIRE() if params.optimizer == "FIRE" else _BFGS(3 * n_dof)
+        optimizer = FIREOptimizer() if params.optimizer == "FIRE" else _BFGS(3 * n_dof)
         pending.append(_Relaxing(i, atoms, variable, optimizer))
     budget = max_batch_atoms
     cutoff = float(getattr(potential.card, "cutoff_angstrom", 0.0) or 6.0)

@@ -312,3 +312,54 @@ def effective_activation_energy(migration_eV: float, formation_eV: float, kind: 
 def formula_for(kind: str) -> str:
     """The activation-energy formula that applies to a carrier kind."""
     return FRENKEL_FORMULA if kind == FRENKEL else FIXED_FORMULA
+
+
+MD_DEFECT_COMPENSATION = {
+    "vacancy": "one neutral working-ion atom removed; the potential sees the cell one atom "
+    "short and no explicit compensating defect (for a charge-agnostic ML potential this "
+    "stands for a hole on the framework)",
+    "interstitial": "one neutral working-ion atom added; no explicit compensating defect "
+    "(for a charge-agnostic ML potential this stands for an electron on the framework)",
+    "frenkel": "none needed: the pair is neutral",
+}
+
+
+def md_carrier_defect(
+    supercell: Structure, ion: str, how: str, carrier_kind: str | None = None
+) -> tuple[Structure, dict[str, Any]]:
+    """The MD supercell with its carrier defect, and what was inserted.
+
+    ``how``: 'vacancy', 'interstitial', 'frenkel', or 'tier1' (from ``carrier_kind``:
+    nothing for intrinsic carriers, a vacancy for vacancies made by charging, a Frenkel
+    pair otherwise). Interstitial positions come from the supercell's BVSE landscape; the
+    vacancy is the working ion farthest from the interstitial (or the first one).
+    """
+    from screen.transport.bvse import bvse_landscape
+
+    if how == "tier1":
+        if carrier_kind in (INTRINSIC_PARTIAL, INTRINSIC_VACANT):
+            return supercell, {"kind": "none", "why": f"tier 1: {carrier_kind}"}
+        how = "vacancy" if carrier_kind == BY_CHARGING else "frenkel"
+    ions = [k for k, s in enumerate(supercell) if s.specie.symbol == ion]
+    if not ions:
+        raise ValueError(f"no {ion} in the supercell")
+    out = supercell.copy()
+    info: dict[str, Any] = {"kind": how, "compensation": MD_DEFECT_COMPENSATION[how]}
+    if how == "vacancy":
+        info["vacancy_frac"] = [round(float(x), 5) for x in out[ions[0]].frac_coords]
+        out.remove_sites([ions[0]])
+        return out, info
+    positions = interstitial_positions(bvse_landscape(supercell, ion), supercell, ion)
+    if not positions:
+        raise ValueError(f"no interstitial position for {ion} in the supercell")
+    (frac, energy) = positions[0]
+    info["interstitial_frac"] = [round(x, 5) for x in frac]
+    info["interstitial_bvse_eV"] = round(energy, 4)
+    if how == "frenkel":
+        gaps = supercell.lattice.get_all_distances([frac], supercell.frac_coords[ions])[0]
+        far = ions[int(np.argmax(gaps))]
+        info["vacancy_frac"] = [round(float(x), 5) for x in out[far].frac_coords]
+        info["separation_angstrom"] = round(float(gaps.max()), 3)
+        out.remove_sites([far])
+    out.append(ion, frac, coords_are_cartesian=False)
+    return out, info

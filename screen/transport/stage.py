@@ -106,6 +106,7 @@ def md_records(
     """Run MD for every record at every temperature; returns new records (md status set)."""
     from pymatgen.io.ase import AseAtomsAdaptor
 
+    from screen.transport.carriers import md_carrier_defect
     from screen.transport.md import LangevinSettings, MDSystem, run_langevin
 
     settings = LangevinSettings(
@@ -119,6 +120,7 @@ def md_records(
     out = {r.id: r.copy_for_stage() for r in records}
     systems: list[MDSystem] = []
     cells: dict[str, list[int]] = {}
+    defects: dict[str, dict[str, object]] = {}
     pending: dict[str, list[MDTrajectory]] = {}
 
     def report(record: Record) -> None:
@@ -127,7 +129,10 @@ def md_records(
 
     def finish(record: Record, trajectories: list[MDTrajectory]) -> None:
         try:
-            _analyse(record, trajectories, params, potential, cells[record.id], trajectory_dir)
+            defect = defects.get(record.id, {"kind": "none"})
+            _analyse(
+                record, trajectories, params, potential, cells[record.id], trajectory_dir, defect
+            )
             record.mark(STAGE, "ok")
         except Exception as exc:  # one record's failure never stops the others
             log.warning("md analysis failed for %s: %s", record.id, exc)
@@ -140,6 +145,14 @@ def md_records(
         record.mark(STAGE, "ok")
         report(record)
 
+    if params.neb.enabled:
+        neb_barriers([r for r in out.values() if r.working_ion_in_structure()], params, potential,
+                     max_batch_atoms=max_batch_atoms)  # fmt: skip
+    if not params.run_md:
+        for record in out.values():
+            record.mark(STAGE, "ok")
+            report(record)
+        return [out[r.id] for r in records]
     for record in out.values():
         if not record.working_ion_in_structure():
             skip(record, f"md-skipped: no working ion ({record.working_ion}) in {record.formula}")
@@ -153,6 +166,16 @@ def md_records(
                 f"{params.max_atoms}",
             )
             continue
+        if params.carrier_defect != "none":
+            try:
+                supercell, defect = md_carrier_defect(
+                    supercell, str(record.working_ion), params.carrier_defect,
+                    record.value("carrier_kind"),  # type: ignore[arg-type]
+                )  # fmt: skip
+            except Exception as exc:  # no defect, no run: this record says why
+                skip(record, f"md-skipped: carrier defect not inserted: {exc}")
+                continue
+            defects[record.id] = defect
         cells[record.id] = scale
         pending[record.id] = []
         atoms = AseAtomsAdaptor.get_atoms(supercell)
@@ -175,6 +198,115 @@ def md_records(
     return [out[r.id] for r in records]
 
 
+def neb_barriers(
+    records: list[Record], params: MDParams, potential: Potential, *,
+    max_batch_atoms: int | None = None,
+) -> None:  # fmt: skip
+    """Tier 2: NEB vacancy-hop barriers of every record, set on the records in place.
+
+    End points of every hop of every record relax in one engine batch (fixed cell), then
+    every band runs in one batched NEB (screen/transport/neb.py). A record whose hops all
+    fail keeps its other values and says why in ``md_flags``.
+    """
+    from pymatgen.io.ase import AseAtomsAdaptor
+
+    from screen.relaxation.engine import relax_many
+    from screen.transport.carriers import effective_activation_energy, formula_for
+    from screen.transport.neb import Band, NEBSettings, interpolate, run_bands, vacancy_hops
+    from screen.workflow.params import RelaxParams
+
+    settings = params.neb
+    hops: dict[str, list] = {}
+    for record in records:
+        try:
+            hops[record.id] = vacancy_hops(
+                record.current_structure(), str(record.working_ion),
+                min_length=settings.min_cell_length_angstrom, max_atoms=settings.max_atoms,
+                hops=settings.hops,
+            )  # fmt: skip
+        except Exception as exc:  # this record gets no barrier, the others go on
+            hops[record.id] = []
+            _neb_flag(record, f"neb-failed: {type(exc).__name__}: {exc}")
+    ends = [AseAtomsAdaptor.get_atoms(s) for hs in hops.values() for h in hs
+            for s in (h.initial, h.final)]  # fmt: skip
+    relax = RelaxParams(variable_cell=False, fmax=min(0.05, settings.fmax), max_steps=500)
+    relaxed = relax_many(ends, potential, relax, max_batch_atoms=max_batch_atoms)
+    bands = []
+    problems: dict[str, str] = {}  # band key -> why it has no band
+    pairs = iter(relaxed)
+    for rid, hs in hops.items():
+        for n in range(len(hs)):
+            start, end = next(pairs), next(pairs)
+            failed = [e for e in (start, end) if isinstance(e, BaseException)]
+            if failed:
+                problems[f"{rid}/{n}"] = f"end point failed: {failed[0]}"
+                continue
+            assert not isinstance(start, BaseException) and not isinstance(end, BaseException)
+            bands.append(
+                Band(f"{rid}/{n}", interpolate(start.atoms, end.atoms, settings.images),
+                     start.energy_ev, end.energy_ev)
+            )  # fmt: skip
+    neb = NEBSettings(fmax=settings.fmax, max_steps=settings.max_steps,
+                      spring=settings.spring_ev_per_a2, climb=settings.climb)  # fmt: skip
+    results = {r.key: r for r in run_bands(bands, potential, neb, max_batch_atoms=max_batch_atoms)}
+    method = (
+        f"climbing-image NEB (improved tangent, k {settings.spring_ev_per_a2} eV/Å², "
+        f"{settings.images} moving images, FIRE, fmax {settings.fmax} eV/Å; batscreen batched "
+        f"bands) of vacancy hops, end points relaxed at fixed cell; lowest converged hop"
+    )
+    by_id = {r.id: r for r in records}
+    for rid, hs in hops.items():
+        record = by_id[rid]
+        found = []
+        for n, hop in enumerate(hs):
+            row = hop.describe()
+            problem = problems.get(f"{rid}/{n}")
+            result = results.get(f"{rid}/{n}")
+            if problem or result is None:
+                row["outcome"] = problem or "no band"
+            elif result.error:
+                row["outcome"] = f"failed: {result.error}"
+            else:
+                row.update(barrier_eV=round(result.barrier, 4), steps=result.steps,
+                           converged=result.converged, max_force=round(result.max_force, 4),
+                           energies_eV=[round(e - result.energies[0], 4) for e in result.energies],
+                           seconds=round(result.seconds, 2))  # fmt: skip
+                row["outcome"] = "converged" if result.converged else "no converged band"
+            found.append(row)
+        record.provenance["neb"] = {"hops": found, "method": method}
+        good = [h for h in found if h.get("converged")]
+        if not good:
+            if hs:
+                _neb_flag(
+                    record, "neb-no-converged-band: " + "; ".join(h["outcome"] for h in found)
+                )
+            continue
+        best = min(good, key=lambda h: h["barrier_eV"])
+        model = potential.identity
+        hop_method = f"{method}: {best['distance_angstrom']} Å hop"
+        record.set_property("neb_barrier", best["barrier_eV"], unit="eV", method=hop_method,
+                            model=model)  # fmt: skip
+        kind, ef = record.value("carrier_kind"), record.value("carrier_formation_energy")
+        if isinstance(kind, str) and isinstance(ef, int | float):
+            record.set_property(
+                "neb_activation_energy",
+                effective_activation_energy(best["barrier_eV"], float(ef), kind),
+                unit="eV",
+                method=f"{formula_for(kind)}; Em = neb_barrier, Ef = carrier_formation_energy",
+                model=model,
+            )  # fmt: skip
+
+
+def _neb_flag(record: Record, text: str) -> None:
+    flags = record.value("md_flags")
+    record.set_property(
+        "md_flags",
+        [*(flags if isinstance(flags, list) else []), text],
+        unit="",
+        method="why an MD or NEB result is missing or not trusted",
+    )
+
+
 def _temperature(trajectory: MDTrajectory) -> float:
     return trajectory.temperature_K
 
@@ -186,6 +318,7 @@ def _analyse(
     potential: Potential,
     scale: list[int],
     trajectory_dir: str | None,
+    defect: dict[str, object] | None = None,
 ) -> None:
     from screen.transport.diffusion import TrustCriteria, tracer_diffusion
     from screen.transport.md import write_trajectory
@@ -208,9 +341,13 @@ def _analyse(
         f"{params.duration_ps} ps production, {scale[0]}x{scale[1]}x{scale[2]} supercell "
         f"({n_atoms} atoms); tracer D from the drift-corrected MSD (pymatgen-analysis-diffusion)"
     )
+    defect = defect or {"kind": "none"}
+    if defect["kind"] != "none":
+        method += f"; carrier defect inserted: {defect['kind']} ({defect.get('compensation')})"
     record.provenance["md"] = {
         "supercell": scale,
         "atoms": n_atoms,
+        "carrier_defect": defect,
         "trajectories": paths,
         "per_temperature": [r.as_dict() for r in results],
         "wall_time_s": sum(t.wall_time_s for t in trajectories) / max(len(trajectories), 1),
@@ -230,7 +367,9 @@ def _analyse(
         unit="cm2/s",
         method="standard error of the MSD slope (pymatgen-analysis-diffusion)",
     )
-    flags = [f"{r.temperature_K:.0f}K:{flag}" for r in results for flag in r.flags]
+    earlier = record.value("md_flags")  # the NEB's, when it ran first
+    flags = [*(earlier if isinstance(earlier, list) else [])]
+    flags += [f"{r.temperature_K:.0f}K:{flag}" for r in results for flag in r.flags]
     trusted = [r for r in results if r.trusted and r.diffusivity_cm2_s > 0]
     if len(trusted) < 2:
         flags.append(f"md-no-arrhenius: {len(trusted)} trusted temperature(s), need 2")

@@ -242,6 +242,32 @@ class RelaxParams(Frozen):
     )
 
 
+class NEBParams(Frozen):
+    """Tier 2 of the conductivity funnel: vacancy-hop barriers by nudged elastic band.
+
+    For each candidate the md stage takes, the shortest symmetry-distinct vacancy hops of
+    the working ion: end points relaxed at fixed cell (one batch), then every band of every
+    candidate optimised together (climbing image, improved tangent, FIRE), one potential
+    call per step.
+    """
+
+    enabled: bool = Field(default=False, description="NEB vacancy-hop barriers of the K")
+    images: int = Field(default=3, ge=1, le=15, description="moving images per band")
+    hops: int = Field(
+        default=2, ge=1, le=6, description="shortest distinct hop lengths tried per candidate"
+    )
+    fmax: float = Field(
+        default=0.1, gt=0, le=1.0, description="convergence on the nudged forces (eV/Å)"
+    )
+    max_steps: int = Field(default=300, ge=1, le=10000, description="steps per band")
+    spring_ev_per_a2: float = Field(default=0.1, gt=0, description="spring constant k")
+    climb: bool = Field(default=True, description="climbing image from the first step")
+    min_cell_length_angstrom: float = Field(
+        default=7.0, ge=4.0, le=30.0, description="supercell: every cell height at least this (Å)"
+    )
+    max_atoms: int = Field(default=100, ge=8, le=2000, description="largest supercell (atoms)")
+
+
 class MDParams(Frozen):
     """ML molecular dynamics for the best candidates (tier 2 of the conductivity estimate).
 
@@ -287,6 +313,19 @@ class MDParams(Frozen):
         "or decomposition: flagged, not used",
     )
     seed: int = Field(default=0, description="random seed of the thermostat")
+    neb: NEBParams = Field(
+        default_factory=NEBParams,
+        description="tier 2: NEB vacancy-hop barriers for the same K, before the MD runs",
+    )
+    run_md: bool = Field(default=True, description="run the MD (false: NEB only)")
+    carrier_defect: Literal["none", "vacancy", "interstitial", "frenkel", "tier1"] = Field(
+        default="none",
+        description="carrier defect put into the MD supercell before the run: 'vacancy' (one "
+        "working ion removed), 'interstitial' (one added at the lowest BVSE interstitial "
+        "position), 'frenkel' (one moved there: neutral, no compensation), 'tier1' (what "
+        "the carriers estimator found: none for intrinsic carriers, a vacancy for a cathode "
+        "charged, a Frenkel pair otherwise)",
+    )
 
     @field_validator("select_by")
     @classmethod
