@@ -1,7 +1,7 @@
 """Fast against slow ionic conductors: does the conductivity ranking separate them?
 
     .venv/bin/python benchmarks/conductors.py [--only NAME ...] [--out results.json]
-    .venv/bin/python benchmarks/conductors.py --from results.json   # re-analyse a run
+    .venv/bin/python benchmarks/conductors.py --from results.json [--tier2 N --out r2.json]
 
 Data: benchmarks/data/conductors.yaml (26 Li, Na, Mg and Zn conductors with measured
 room-temperature conductivity and/or activation energy, a class fast / slow / intermediate,
@@ -17,6 +17,10 @@ tier 1, the effective activation energy Ea = Em (carriers given) or Em + Ef/2 (F
 pair relaxed with CHGNet). The tier-1 estimate runs with torch and BLAS on one thread;
 its cost per candidate is the BVSE time plus the wall time of that candidate's defect
 relaxations, also scaled to 50 atoms.
+
+Tier 2 (``--tier2 N``): the md stage's NEB (screen/transport/stage.py: neb_barriers) of
+the shortest vacancy hop for the N best by tier 1, all bands in one batch; the combined
+ranking uses Em(NEB) + Ef/2 where tier 2 ran and tier 1 elsewhere.
 
 Printed, for each tier: the AUC of fast against slow (the probability that a fast
 material ranks ahead of a slow one; ties count one half; a material the tier cannot
@@ -40,6 +44,8 @@ DATA = Path(__file__).with_name("data") / "conductors.yaml"
 TIERS = {
     "bvse": ("bvse_barrier", "tier 0: BVSE barrier Em"),
     "tier1": ("effective_activation_energy", "tier 1: Em (+ Ef/2 for Frenkel pairs)"),
+    "tier2": ("neb_activation_energy", "tier 2: NEB Em (+ Ef/2), best N only"),
+    "combined": ("combined", "combined: tier 2 where run, else tier 1"),
 }
 
 
@@ -190,7 +196,43 @@ def run(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
         row["flags"] = record.value("estimate_flags")
         row["defect_s"] = sum(p.get("wall_time_s", 0.0) for p in row["frenkel_pairs"])
         row["tier1_s"] = row.get("bvse_s", 0.0) + row["defect_s"]
+        row["ion"] = record.working_ion
+        row["relaxed_structure"] = record.relaxed_structure
     return list(rows.values())
+
+
+def tier2(rows: list[dict[str, Any]], n: int, neb: dict[str, Any]) -> None:
+    """NEB vacancy-hop barriers (the md stage's tier 2) for the ``n`` best by tier 1."""
+    import torch
+
+    from screen.potentials.registry import load_potential
+    from screen.records import Record
+    from screen.transport.stage import neb_barriers
+    from screen.workflow.params import MDParams
+
+    ranked = sorted((r for r in rows if r.get("effective_activation_energy") is not None),
+                    key=lambda r: r["effective_activation_energy"])[:n]  # fmt: skip
+    potential = load_potential("chgnet-0.3.0")
+    records = []
+    for row in ranked:
+        record = Record(id=row["name"], formula=row["name"], structure=row["relaxed_structure"])
+        record.relaxed_structure = row["relaxed_structure"]
+        record.set_working_ion(row["ion"])
+        for name in ("carrier_kind", "carrier_formation_energy"):
+            if row.get(name) is not None:
+                record.set_property(name, row[name], unit="", method="tier 1")
+        records.append(record)
+    params = MDParams(top_k=n, run_md=False, neb={"enabled": True, **neb})
+    t = time.perf_counter()
+    neb_barriers(records, params, potential, max_batch_atoms=100000)
+    seconds = time.perf_counter() - t
+    print(f"tier 2: NEB for {len(records)} candidates in {seconds:.0f} s "
+          f"({torch.get_num_threads()} threads, all bands in one batch)", flush=True)  # fmt: skip
+    for row, record in zip(ranked, records, strict=True):
+        row["neb"] = record.provenance.get("neb")
+        row["neb_barrier"] = record.value("neb_barrier")
+        row["neb_activation_energy"] = record.value("neb_activation_energy")
+        row["tier2_s"] = seconds / max(len(records), 1)
 
 
 def report(rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
@@ -219,7 +261,13 @@ def report(rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
     n_slow = sum(c == "slow" for c in classes.values())
     print(f"\n{n_fast} fast, {n_slow} slow, {len(rows) - n_fast - n_slow} intermediate; "
           f"{len(ea)} with a measured Ea")  # fmt: skip
-    for key, (prop, label) in TIERS.items():
+    for row in rows:
+        row["combined"] = (
+            row.get("neb_activation_energy")
+            if row.get("neb_activation_energy") is not None
+            else row.get("effective_activation_energy")
+        )
+    for prop, label in TIERS.values():
         scores = {r["name"]: r[prop] for r in rows if r.get(prop) is not None}
         rho, n = spearman(scores, ea)
         print(f"{label:40s} AUC {auc(scores, classes):.3f}  Spearman vs Ea {rho:+.2f} "
@@ -230,8 +278,9 @@ def report(rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
     if costs:
         per50 = [s * 50 / max(max((p["atoms"] for p in r["frenkel_pairs"]), default=a), 1)
                  for s, a, r in costs]  # fmt: skip
-        print(f"tier 1 cost per candidate (one thread): median {np.median([c[0] for c in costs]):.1f}"
-              f" s, max {max(c[0] for c in costs):.1f} s; per 50 defect-cell atoms median "
+        median = np.median([c[0] for c in costs])
+        print(f"tier 1 cost per candidate (one thread): median {median:.1f} s, max "
+              f"{max(c[0] for c in costs):.1f} s; per 50 defect-cell atoms median "
               f"{np.median(per50):.1f} s")  # fmt: skip
 
 
@@ -240,6 +289,9 @@ def main() -> None:
     parser.add_argument("--only", nargs="*", help="names of the entries to run")
     parser.add_argument("--out", type=Path, help="write the rows as JSON here")
     parser.add_argument("--from", dest="source", type=Path, help="re-analyse saved rows")
+    parser.add_argument("--tier2", type=int, default=0, help="NEB for the N best by tier 1")
+    parser.add_argument("--neb-images", type=int, default=3)
+    parser.add_argument("--neb-hops", type=int, default=1)
     args = parser.parse_args()
     warnings.filterwarnings("ignore")
     entries = load()
@@ -248,8 +300,10 @@ def main() -> None:
     else:
         chosen = [e for e in entries if not args.only or e["name"] in args.only]
         rows = run(chosen)
-        if args.out:
-            args.out.write_text(json.dumps(rows, indent=1, default=str))
+    if args.tier2:
+        tier2(rows, args.tier2, {"images": args.neb_images, "hops": args.neb_hops})
+    if args.out:
+        args.out.write_text(json.dumps(rows, indent=1, default=str))
     report(rows, entries)
 
 

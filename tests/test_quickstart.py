@@ -155,7 +155,12 @@ def test_readme_python_example(campaign, tmp_path, monkeypatch):
     assert namespace["est"].working_ion == "Na"
     assert namespace["est"].number("bvse_barrier") > 0.5
     assert 2.0 < namespace["est"].number("density") < 2.2  # NaCl: 2.165 g/cm3 measured
+    assert namespace["est"].value("carrier_kind") == "Frenkel pair"
+    assert namespace["est"].number("effective_activation_energy") > namespace["est"].number(
+        "bvse_barrier"
+    )
     assert namespace["md"].value("md_diffusivity")["1000"] > 0
+    assert namespace["md"].provenance["md"]["carrier_defect"]["kind"] == "vacancy"
     assert (tmp_path / "md-runs").is_dir()
 
 

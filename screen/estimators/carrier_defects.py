@@ -6,9 +6,11 @@ carriers estimator applies to. Per record (screen/transport/carriers.py for the 
 1. its generator ordered a partially occupied working-ion sublattice
    (``provenance.disordered_species``): intrinsic carriers;
 2. a cathode candidate whose accessible redox couples let working ions leave: the
-   vacancies are made by charging;
-3. a vacant BVSE site symmetry-equivalent to an occupied one: intrinsic carriers;
-4. otherwise Frenkel pairs on the lowest symmetry-distinct interstitial positions. All
+   vacancies are made by charging (a cathode host that gives no ion gets no defect: it
+   is no cathode);
+3. otherwise Frenkel pairs: on vacant BVSE sites symmetry-equivalent (in the framework)
+   to occupied ones first, then on the lowest interstitial positions. A pair on an
+   equivalent site cheaper than ``INTRINSIC_EV`` means intrinsic carriers. All
    pairs of all records are relaxed at fixed cell in one batch through the stage's extra
    relaxations (journaled as ``relax/defects``); Ef = E(defect) - n E(relaxed cell), the
    lowest pair counts. A pair that recombines is relaxed again with the interstitial ion
@@ -27,6 +29,7 @@ from typing import TYPE_CHECKING, Any
 from screen.transport.carriers import (
     BY_CHARGING,
     FRENKEL,
+    INTRINSIC_EV,
     INTRINSIC_PARTIAL,
     INTRINSIC_VACANT,
     FrenkelCell,
@@ -125,15 +128,18 @@ def find_carriers(
                     f"({window.couples_text()})"
                 )
                 continue
-            if survey.equivalent_vacant:
-                finding.kind, finding.formation_eV = INTRINSIC_VACANT, 0.0
-                finding.why = (
-                    f"{len(survey.equivalent_vacant)} vacant BVSE sites symmetry-equivalent "
-                    f"to occupied {ion} sites (framework {survey.framework_spacegroup})"
+            if role == "cathode":  # no capacity, no cathode: no defect relaxed for it
+                finding.problem = "a cathode host from which no working ion can leave" + (
+                    f" ({window.why_none()})" if window is not None else ""
                 )
                 continue
             finding.kind = FRENKEL
-            positions = interstitial_positions(landscape, structure, ion)
+            equivalent = [
+                (site.frac, site.energy_eV)
+                for site in sorted(survey.equivalent_vacant, key=lambda s: s.energy_eV)
+                if site.clear
+            ]
+            positions = equivalent + interstitial_positions(landscape, structure, ion)
             cells = frenkel_cells(
                 structure,
                 ion,
@@ -141,6 +147,7 @@ def find_carriers(
                 min_length=section.min_cell_length_angstrom,
                 max_atoms=section.max_atoms,
                 trials=section.trials,
+                equivalent=[frac for frac, _ in equivalent],
             )
         except Exception as exc:  # this candidate keeps its BVSE values, the rest go on
             log.warning("carrier analysis failed for %s: %s", record.id, exc)
@@ -281,10 +288,17 @@ def _frenkel_energy(
         return
     ef, trial = min(energies, key=lambda x: x[0])
     finding.formation_eV = ef
+    if trial["equivalent_site"] and ef <= INTRINSIC_EV:
+        finding.kind = INTRINSIC_VACANT
+    where = (
+        "a vacant site equivalent to occupied ones"
+        if trial["equivalent_site"]
+        else "an interstitial position"
+    )
     finding.why = (
         f"lowest of {len(finding.trials)} Frenkel pair(s): {ion} moved "
-        f"{trial['separation_angstrom']} Å to an interstitial position "
-        f"{trial['interstitial_bvse_eV']} eV up the BVSE landscape, {trial['atoms']} atoms"
+        f"{trial['separation_angstrom']} Å to {where} {trial['interstitial_bvse_eV']} eV up "
+        f"the BVSE landscape, {trial['atoms']} atoms"
     )
     finding.method = (
         f"Frenkel pair relaxed at fixed cell (fmax {fmax} eV/Å) in a "

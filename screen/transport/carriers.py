@@ -15,17 +15,20 @@ minima of the site energy (periodic 3x3x3 minimum filter), merged within
 ``MERGE_ANGSTROM``, split into occupied (a working ion within ``OCCUPIED_ANGSTROM``) and
 vacant ones. A vacant site is *equivalent* to the occupied ones when a symmetry operation of
 the framework (the structure without its working ions, spglib at ``SYMPREC`` Å) takes an
-occupied site onto it: then the ordered cell is one arrangement of a partially occupied
-sublattice and the carriers are intrinsic. (Site energy alone cannot tell: in spinel
-MgAl2O4 the empty octahedral 16c sites lie lower in the framework-only BVSE than the
-occupied tetrahedral 8a ones, yet the crystal is an insulator.) Otherwise the cheapest
-carrier defect is a Frenkel pair: one working ion moved from its site to an interstitial
-position, in a supercell, relaxed at fixed cell with the candidate's potential. Interstitial
-positions are the local minima of the site energy over the grid points at least
-``CLEARANCE_ANGSTROM`` from every working ion (lowest first; a true vacant minimum when
-there is one, else the lowest point of a channel between sites). Ef = E(defect cell) -
+occupied site onto it, as in an ordered cell of a partially occupied sublattice. That alone
+does not make carriers: in zinc blende ZnS and wurtzite ZnO the anion sublattice maps the
+filled tetrahedral holes onto the empty ones, yet both are insulators, because putting a
+Zn into an empty hole costs eV. (Nor can site energy tell: in spinel MgAl2O4 the empty
+octahedral 16c sites lie lower in the framework-only BVSE than the occupied tetrahedral
+8a ones.) So equivalence is decided with the potential: the cheapest carrier defect is a
+Frenkel pair, one working ion moved from its site to an interstitial position (the
+equivalent vacant sites first, then the local minima of the site energy over the grid
+points at least ``CLEARANCE_ANGSTROM`` from every working ion, lowest first), in a
+supercell, relaxed at fixed cell with the candidate's potential. Ef = E(defect cell) -
 n E(relaxed cell), free of chemical potentials and of charge compensation (the pair is
-neutral). A pair that relaxes back to the perfect lattice (recombination) gives no energy.
+neutral). A pair on an equivalent site with Ef <= ``INTRINSIC_EV`` (4 kT at 300 K) means
+the sites are thermally shared: intrinsic carriers. A pair that relaxes back to the perfect
+lattice (recombination) gives no energy.
 
 Units: energies eV, distances Å.
 """
@@ -49,6 +52,7 @@ CLEARANCE_ANGSTROM = 1.5  # an interstitial site this close to another working i
 SITE_CAP_EV = 3.0  # minima more than this above the grid minimum are not sites
 RECOMBINED_ANGSTROM = 0.8  # relaxed sites this close to the perfect crystal's: recombined
 DISTINCT_EV = 0.01  # interstitial positions this close in site energy are taken as equivalent
+INTRINSIC_EV = 0.1  # a pair on an equivalent site this cheap: the sites are shared
 SYMPREC = 0.1  # Å, spglib tolerance for the framework symmetry
 
 FRENKEL_FORMULA = "Ea = Em + Ef/2 (thermally created Frenkel pairs; Lidiard 1957)"
@@ -68,6 +72,7 @@ class BVSESite:
     energy_eV: float  # above the grid minimum
     occupied: bool
     equivalent: bool  # vacant and symmetry-equivalent (in the framework) to an occupied site
+    clear: bool  # at least CLEARANCE_ANGSTROM from every working ion (room for one more)
 
 
 @dataclass(frozen=True)
@@ -175,6 +180,7 @@ def survey_sites(landscape: BVSELandscape, structure: Structure, ion: str) -> Si
                 energy_eV=float(energies[k]),
                 occupied=occupied,
                 equivalent=equivalent,
+                clear=near >= CLEARANCE_ANGSTROM,
             )
         )
     return SiteSurvey(sites, symbol)
@@ -221,6 +227,7 @@ class FrenkelCell:
     interstitial_frac: tuple[float, float, float]
     site_energy_eV: float  # BVSE energy of the interstitial site above the grid minimum
     separation_angstrom: float
+    equivalent_site: bool  # the interstitial sits on a vacant site equivalent to occupied ones
     perfect: Structure = field(repr=False)  # the perfect supercell
 
     def describe(self) -> dict[str, Any]:
@@ -231,6 +238,7 @@ class FrenkelCell:
             "interstitial_frac": [round(x, 5) for x in self.interstitial_frac],
             "interstitial_bvse_eV": round(self.site_energy_eV, 4),
             "separation_angstrom": round(self.separation_angstrom, 3),
+            "equivalent_site": self.equivalent_site,
             "atoms": len(self.structure),
         }
 
@@ -243,8 +251,12 @@ def frenkel_cells(
     min_length: float,
     max_atoms: int,
     trials: int,
+    equivalent: list[tuple[float, float, float]] | None = None,
 ) -> list[FrenkelCell]:
-    """Up to ``trials`` Frenkel pairs, on the lowest symmetry-distinct interstitial positions.
+    """Up to ``trials`` Frenkel pairs, on the first symmetry-distinct interstitial positions.
+
+    ``positions`` in the order to try; ``equivalent``: those that are vacant sites
+    equivalent to occupied ones (the pair records it).
 
     The supercell repeats the cell until every height is >= ``min_length`` (shrunk along
     the longest repeat while it holds more than ``max_atoms``); the ion moved is the one
@@ -279,6 +291,7 @@ def frenkel_cells(
                 interstitial_frac=tuple(float(x) for x in frac),  # type: ignore[arg-type]
                 site_energy_eV=energy,
                 separation_angstrom=float(gaps[far]),
+                equivalent_site=position in (equivalent or []),
                 perfect=big,
             )
         )

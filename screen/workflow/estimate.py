@@ -198,10 +198,11 @@ class BVSEParams(EstimatorParams):
 class CarrierParams(EstimatorParams):
     """Carriers of the working-ion sublattice and the effective activation energy (tier 1).
 
-    Intrinsic carriers (partially occupied sublattice, vacant sites symmetry-equivalent to
-    occupied ones) or vacancies made by charging (an electrode with an accessible redox
-    couple): Ea = Em. Otherwise the cheapest Frenkel pair is relaxed at fixed cell with
-    the candidate's potential, all candidates in one batch: Ea = Em + Ef/2.
+    Intrinsic carriers (partially occupied sublattice) or vacancies made by charging (a
+    cathode with an accessible redox couple): Ea = Em. Otherwise the cheapest Frenkel pair
+    is relaxed at fixed cell with the candidate's potential, all candidates in one batch:
+    Ea = Em + Ef/2 (Em where the pair sits on a vacant site equivalent to occupied ones
+    and costs at most 0.1 eV: intrinsic).
     """
 
     enabled: bool = Field(
@@ -223,11 +224,12 @@ class CarrierParams(EstimatorParams):
         description="largest defect supercell (atoms); fewer repeats beyond it",
     )
     trials: int = Field(
-        default=1,
+        default=2,
         ge=1,
         le=8,
-        description="symmetry-distinct interstitial positions tried per candidate (lowest "
-        "BVSE site energy first); the lowest relaxed Frenkel energy counts",
+        description="symmetry-distinct interstitial positions tried per candidate (vacant "
+        "sites equivalent to occupied ones first, then the lowest BVSE site energy); the "
+        "lowest relaxed Frenkel energy counts",
     )
     fmax: float = Field(
         default=0.1,
