@@ -245,7 +245,8 @@ def report(rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
         return "-" if value is None else f"{value:.2f}"
 
     print(f"\n{'material':22s} {'ion':3s} {'class':12s} {'atoms':>5s} {'Em':>5s} "
-          f"{'carriers':34s} {'Ef':>5s} {'Ea_eff':>6s} {'Ea exp':>6s} {'s':>5s}")  # fmt: skip
+          f"{'carriers':34s} {'Ef':>5s} {'Ea_eff':>6s} {'Em NEB':>6s} {'Ea exp':>6s} "
+          f"{'s':>5s}")  # fmt: skip
     for r in rows:
         e = by_name[r["name"]]
         mark = "*" if e.get("contested") else " "
@@ -253,7 +254,8 @@ def report(rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
             f"{r['name'][:21]:21s}{mark} {e['ion']:3s} {e['class']:12s} {r['atoms']:5d} "
             f"{num(r.get('bvse_barrier')):>5s} {str(r.get('carrier_kind') or '-')[:34]:34s} "
             f"{num(r.get('carrier_formation_energy')):>5s} "
-            f"{num(r.get('effective_activation_energy')):>6s} {num(e.get('ea_eV')):>6s} "
+            f"{num(r.get('effective_activation_energy')):>6s} {num(r.get('neb_barrier')):>6s} "
+            f"{num(e.get('ea_eV')):>6s} "
             f"{r.get('tier1_s', 0.0):5.1f}"
         )
     print("(* contested)")

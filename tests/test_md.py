@@ -220,3 +220,9 @@ def test_md_inserts_the_carrier_defect_and_records_it(lj, tmp_path, how, kind, a
         assert defect["kind"] == ("frenkel" if how == "tier1" else how)
         assert defect["compensation"]
         assert "carrier defect inserted" in out.properties["md_diffusivity"].method
+    import json
+
+    from ase.io import read
+
+    frame = read(md["trajectories"][0], index=0)
+    assert json.loads(frame.info["carrier_defect"]) == defect  # the trajectory says too

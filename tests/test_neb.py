@@ -116,7 +116,8 @@ def test_md_stage_runs_neb_vacancy_hops_for_its_records(lj):
     record.set_property("carrier_kind", "Frenkel pair", unit="", method="given")
     record.set_property("carrier_formation_energy", 1.0, unit="eV", method="given")
     params = MDParams(top_k=1, run_md=False,
-                      neb={"enabled": True, "hops": 2, "images": 3, "max_steps": 200})  # fmt: skip
+                      neb={"enabled": True, "hops": 2, "images": 3, "max_steps": 200,
+                           "max_hop_angstrom": 6.0})  # fmt: skip
     (out,) = md_records([record], params, lj)
     assert out.status["md"].state == "ok"
     hops = out.provenance["neb"]["hops"]

@@ -281,8 +281,13 @@ def _run_batch(
     return result
 
 
-def write_trajectory(trajectory: MDTrajectory, path: str) -> None:
-    """The production frames as an ASE trajectory (unwrapped positions, energies)."""
+def write_trajectory(
+    trajectory: MDTrajectory, path: str, info: dict[str, str] | None = None
+) -> None:
+    """The production frames as an ASE trajectory (unwrapped positions, energies).
+
+    ``info`` (text values) goes into every frame's ``atoms.info``, e.g. the carrier defect.
+    """
     from ase import Atoms
     from ase.calculators.singlepoint import SinglePointCalculator
     from ase.io.trajectory import Trajectory
@@ -294,6 +299,7 @@ def write_trajectory(trajectory: MDTrajectory, path: str) -> None:
                 time_fs=k * trajectory.sample_interval_fs,
                 temperature_target_K=trajectory.temperature_K,
                 temperature_kinetic_K=float(trajectory.kinetic_temperature[k]),
+                **(info or {}),
             )
             atoms.calc = SinglePointCalculator(atoms, energy=float(trajectory.potential_energy[k]))
             handle.write(atoms)

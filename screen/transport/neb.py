@@ -18,9 +18,10 @@ Uberuaga & Jonsson, J. Chem. Phys. 113, 9901 (2000)), as ASE's ``NEB(method=
 
 Each band is optimised with the relaxation engine's FIRE (ASE's defaults) on the
 concatenated positions of its moving images, so a band here follows the steps ASE's
-FIRE takes on ASE's NEB. Converged: max atomic nudged force <= fmax over the band.
-The barrier is E(highest image) - E(initial end point). Positions are not wrapped
-(the images stay continuous); the potential sees them under periodic boundaries.
+FIRE takes on ASE's NEB. Converged: max atomic nudged force <= fmax over the band. The
+barrier is E(highest image) - E(lower end point) (both ways must be crossed). Positions
+are not wrapped (the images stay continuous); the potential sees them under periodic
+boundaries.
 Units: eV, Å.
 """
 
@@ -82,8 +83,8 @@ class BandResult:
 
     @property
     def barrier(self) -> float:
-        """E(highest image) - E(initial end point), eV."""
-        return float(max(self.energies) - self.energies[0])
+        """E(highest image) - E(lower end point), eV: the larger of the two directions."""
+        return float(max(self.energies) - min(self.energies[0], self.energies[-1]))
 
     @property
     def reverse_barrier(self) -> float:
@@ -297,15 +298,28 @@ class VacancyHop:
 
 
 def vacancy_hops(
-    structure: Any, ion: str, *, min_length: float, max_atoms: int, hops: int
+    structure: Any,
+    ion: str,
+    *,
+    min_length: float,
+    max_atoms: int,
+    hops: int,
+    max_hop: float = 4.5,
 ) -> list[VacancyHop]:
-    """The ``hops`` shortest distinct (by length, 0.05 Å) vacancy hops of the working ion.
+    """The ``hops`` shortest vacancy hops of the working ion, at most ``max_hop`` Å long.
 
     The supercell repeats the cell until every height is >= ``min_length`` (fewer repeats
-    while it holds more than ``max_atoms``); the vacancy is made at the first working ion,
-    and each hop brings the nearest ion of one distance class into it.
+    while it holds more than ``max_atoms``). Its working-ion sites are split into symmetry
+    orbits (spglib, 0.1 Å). Hops between sites of one orbit come first (the vacancy at the
+    orbit's first site, the nearest ion of each distance class, 0.05 Å, moving into it):
+    both end points are the same defect, and the hop is one step of a path through the
+    orbit. Where no orbit has such a hop within ``max_hop`` (ordered cells of a disordered
+    sublattice, where equivalent sites lie far apart), hops between any two sites are used
+    and the barrier counts from the lower end point.
     """
     import math
+
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     from screen.transport.carriers import repeats_for
 
@@ -313,27 +327,37 @@ def vacancy_hops(
     while len(structure) * math.prod(repeats) > max_atoms and max(repeats) > 1:
         repeats[repeats.index(max(repeats))] -= 1
     big = structure * repeats
-    ions = [k for k, site in enumerate(big) if site.specie.symbol == ion]
-    if len(ions) < 2:
-        return []
-    vacancy = ions[0]
-    distances = big.lattice.get_all_distances(
-        [big[vacancy].frac_coords], big.frac_coords[ions[1:]]
-    )[0]
-    order = np.argsort(distances, kind="stable")
-    out: list[VacancyHop] = []
-    seen: list[float] = []
-    for k in order:
-        d = float(distances[k])
-        if any(abs(d - s) < 0.05 for s in seen):
-            continue
-        seen.append(d)
-        final = big.copy()
-        final.replace(ions[1:][int(k)], ion, big[vacancy].frac_coords, coords_are_cartesian=False)
-        out.append(VacancyHop(_without(big, vacancy), _without(final, vacancy), d, list(repeats)))
-        if len(out) >= hops:
-            break
-    return out
+    ions = sorted(k for k, site in enumerate(big) if site.specie.symbol == ion)
+    try:
+        orbits = SpacegroupAnalyzer(big, symprec=0.1).get_symmetrized_structure()
+        groups = [sorted(set(g) & set(ions)) for g in orbits.equivalent_indices]
+    except Exception:  # spglib gives up on some distorted cells: one orbit
+        groups = [ions]
+
+    def hops_from(vacancy: int, others: list[int]) -> list[VacancyHop]:
+        if not others:
+            return []
+        distances = big.lattice.get_all_distances(
+            [big[vacancy].frac_coords], big.frac_coords[others]
+        )[0]
+        found: list[VacancyHop] = []
+        for k in np.argsort(distances, kind="stable"):
+            d = float(distances[k])
+            if d > max_hop:
+                break
+            if any(abs(d - h.distance_angstrom) < 0.05 for h in found):
+                continue
+            final = big.copy()
+            final.replace(others[int(k)], ion, big[vacancy].frac_coords, coords_are_cartesian=False)
+            found.append(
+                VacancyHop(_without(big, vacancy), _without(final, vacancy), d, list(repeats))
+            )
+        return found
+
+    within = [h for g in groups if len(g) > 1 for h in hops_from(g[0], g[1:])]
+    if not within and len(ions) > 1:
+        within = hops_from(ions[0], ions[1:])
+    return sorted(within, key=lambda h: h.distance_angstrom)[:hops]
 
 
 def _without(structure: Any, index: int) -> Any:

@@ -11,6 +11,7 @@ uncertainties. Trajectories go to ``<trajectory_dir>/<record id>/<T>K.traj`` (AS
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 from collections.abc import Callable
@@ -222,7 +223,7 @@ def neb_barriers(
             hops[record.id] = vacancy_hops(
                 record.current_structure(), str(record.working_ion),
                 min_length=settings.min_cell_length_angstrom, max_atoms=settings.max_atoms,
-                hops=settings.hops,
+                hops=settings.hops, max_hop=settings.max_hop_angstrom,
             )  # fmt: skip
         except Exception as exc:  # this record gets no barrier, the others go on
             hops[record.id] = []
@@ -275,6 +276,10 @@ def neb_barriers(
             found.append(row)
         record.provenance["neb"] = {"hops": found, "method": method}
         good = [h for h in found if h.get("converged")]
+        if not hs:
+            _neb_flag(record, f"neb-no-hop: no {record.working_ion} hop within "
+                              f"{settings.max_hop_angstrom} Å")  # fmt: skip
+            continue
         if not good:
             if hs:
                 _neb_flag(
@@ -324,6 +329,7 @@ def _analyse(
     from screen.transport.md import write_trajectory
 
     ion = str(record.working_ion)
+    defect = defect or {"kind": "none"}
     criteria = TrustCriteria(params.min_hops, params.max_framework_rms_angstrom)
     results = [tracer_diffusion(t, ion, criteria) for t in trajectories]
     paths = []
@@ -332,7 +338,7 @@ def _analyse(
         folder.mkdir(parents=True, exist_ok=True)
         for trajectory in trajectories:
             path = folder / f"{trajectory.temperature_K:.0f}K.traj"
-            write_trajectory(trajectory, str(path))
+            write_trajectory(trajectory, str(path), {"carrier_defect": json.dumps(defect)})
             paths.append(str(path))
     n_atoms = len(trajectories[0].symbols)
     method = (
@@ -341,7 +347,6 @@ def _analyse(
         f"{params.duration_ps} ps production, {scale[0]}x{scale[1]}x{scale[2]} supercell "
         f"({n_atoms} atoms); tracer D from the drift-corrected MSD (pymatgen-analysis-diffusion)"
     )
-    defect = defect or {"kind": "none"}
     if defect["kind"] != "none":
         method += f"; carrier defect inserted: {defect['kind']} ({defect.get('compensation')})"
     record.provenance["md"] = {

@@ -254,7 +254,10 @@ class NEBParams(Frozen):
     enabled: bool = Field(default=False, description="NEB vacancy-hop barriers of the K")
     images: int = Field(default=3, ge=1, le=15, description="moving images per band")
     hops: int = Field(
-        default=2, ge=1, le=6, description="shortest distinct hop lengths tried per candidate"
+        default=2, ge=1, le=12, description="shortest distinct vacancy hops tried per candidate"
+    )
+    max_hop_angstrom: float = Field(
+        default=4.5, gt=1.0, le=10.0, description="longest hop considered (Å)"
     )
     fmax: float = Field(
         default=0.1, gt=0, le=1.0, description="convergence on the nudged forces (eV/Å)"
