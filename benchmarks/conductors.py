@@ -19,8 +19,9 @@ its cost per candidate is the BVSE time plus the wall time of that candidate's d
 relaxations, also scaled to 50 atoms.
 
 Tier 2 (``--tier2 N``): the md stage's NEB (screen/transport/stage.py: neb_barriers) of
-the shortest vacancy hop for the N best by tier 1, all bands in one batch; the combined
-ranking uses Em(NEB) + Ef/2 where tier 2 ran and tier 1 elsewhere.
+the shortest vacancy hops for the N best by tier 1, bands batched in flight up to 1500
+atoms per potential call; the combined ranking uses Em(NEB) + Ef/2 where tier 2 ran and
+tier 1 elsewhere.
 
 Printed, for each tier: the AUC of fast against slow (the probability that a fast
 material ranks ahead of a slow one; ties count one half; a material the tier cannot
@@ -44,6 +45,7 @@ DATA = Path(__file__).with_name("data") / "conductors.yaml"
 TIERS = {
     "bvse": ("bvse_barrier", "tier 0: BVSE barrier Em"),
     "tier1": ("effective_activation_energy", "tier 1: Em (+ Ef/2 for Frenkel pairs)"),
+    "neb": ("neb_barrier", "tier 2 NEB Em alone (best N only)"),
     "tier2": ("neb_activation_energy", "tier 2: NEB Em (+ Ef/2), best N only"),
     "combined": ("combined", "combined: tier 2 where run, else tier 1"),
 }
@@ -224,10 +226,11 @@ def tier2(rows: list[dict[str, Any]], n: int, neb: dict[str, Any]) -> None:
         records.append(record)
     params = MDParams(top_k=n, run_md=False, neb={"enabled": True, **neb})
     t = time.perf_counter()
-    neb_barriers(records, params, potential, max_batch_atoms=100000)
+    neb_barriers(records, params, potential, max_batch_atoms=1500)
     seconds = time.perf_counter() - t
     print(f"tier 2: NEB for {len(records)} candidates in {seconds:.0f} s "
-          f"({torch.get_num_threads()} threads, all bands in one batch)", flush=True)  # fmt: skip
+          f"({torch.get_num_threads()} threads, bands batched up to 1500 atoms per call)",
+          flush=True)  # fmt: skip
     for row, record in zip(ranked, records, strict=True):
         row["neb"] = record.provenance.get("neb")
         row["neb_barrier"] = record.value("neb_barrier")
