@@ -125,7 +125,7 @@ def find_carriers(
                 finding.kind, finding.formation_eV = BY_CHARGING, 0.0
                 finding.why = (
                     f"up to {window.ions:.3g} {ion} per cell leave on charge "
-                    f"({window.couples_text()})"
+                    f"({', '.join(window.couples_text())})"
                 )
                 continue
             if role == "cathode":  # no capacity, no cathode: no defect relaxed for it
