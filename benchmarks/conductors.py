@@ -287,6 +287,10 @@ def report(rows: list[dict[str, Any]], entries: list[dict[str, Any]]) -> None:
         print(f"tier 1 cost per candidate (one thread): median {median:.1f} s, max "
               f"{max(c[0] for c in costs):.1f} s; per 50 defect-cell atoms median "
               f"{np.median(per50):.1f} s")  # fmt: skip
+    neb = [r["tier2_s"] for r in rows if "tier2_s" in r]
+    if neb:
+        print(f"tier 2 cost per candidate (2 threads, batched): {np.mean(neb):.1f} s "
+              f"over {len(neb)} candidates")  # fmt: skip
 
 
 def main() -> None:
