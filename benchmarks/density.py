@@ -53,7 +53,7 @@ def main() -> None:
     data = yaml.safe_load(DATA.read_text())
     potential = load_potential(args.potential, device="cpu")
     only_density = EstimateParams(
-        hull=False, electrode=False, capacity=False, window=False, bvse=False
+        hull=False, electrode=False, capacity=False, window=False, bvse=False, carriers=False
     )
     space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="electrolyte")
     rows, relax_s, estimate_s = [], 0.0, 0.0

@@ -39,6 +39,10 @@ def campaign_digest(root: Path) -> dict[str, Any]:
         provenance = json.loads(row["provenance_json"].replace(str(root), "<campaign>"))
         if isinstance(provenance.get("md"), dict):
             provenance["md"]["wall_time_s"] = None
+        for pair in (provenance.get("carriers") or {}).get("frenkel_pairs", []):
+            pair["wall_time_s"] = None  # the defect relaxations' measured time
+        for hop in (provenance.get("neb") or {}).get("hops", []):
+            hop["seconds"] = None
         for name in VOLATILE_VALUES & set(properties):
             properties[name]["value"] = None
         records[row["id"]] = {

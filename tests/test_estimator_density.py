@@ -50,7 +50,7 @@ def test_density_section_of_the_workflow():
 
 def test_density_through_the_estimate_stage(lj, nacl):
     space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="electrolyte")
-    only = EstimateParams(hull=False, window=False, bvse=False)  # needs no working ion
+    only = EstimateParams(hull=False, window=False, bvse=False, carriers=False)  # no ion
     (relaxed,) = screen.relax([nacl], potential=lj)
     (out,) = screen.estimate([relaxed], space, only, potential=lj)
     structure = out.current_structure()
@@ -64,7 +64,7 @@ def test_density_through_the_estimate_stage(lj, nacl):
 
 def test_no_oxidation_states_means_a_flag_not_a_number(lj):
     space = ChemicalSpace(working_ions=["Na"], anions=["Cl"], role="electrolyte")
-    only = EstimateParams(hull=False, window=False, bvse=False)
+    only = EstimateParams(hull=False, window=False, bvse=False, carriers=False)
     unbalanced = rocksalt(5.0, ["Na", "F"])
     unbalanced.append("F", [0.25, 0.25, 0.25])  # NaF2: F is only ever -1
     (out,) = screen.estimate([unbalanced], space, only, potential=lj)
