@@ -206,3 +206,18 @@ def test_a_cathode_makes_its_vacancies_by_charging(lj):
     assert out.value("carrier_kind") == BY_CHARGING
     assert "Fe3+/Fe4+" in out.properties["carrier_kind"].method
     assert out.number("effective_activation_energy") == pytest.approx(out.number("bvse_barrier"))
+
+
+def test_bad_carrier_neb_and_md_defect_settings_are_refused_with_the_field():
+    from screen.workflow.load import WorkflowError, validate_data
+    from tests.conftest import small_workflow
+
+    for key, value, field in (
+        ("stages.estimate.carriers.trials", 0, "trials"),
+        ("stages.estimate.carriers.min_cell_length_angstrom", 1.0, "min_cell_length_angstrom"),
+        ("stages.md.neb.images", 0, "images"),
+        ("stages.md.carrier_defect", "antisite", "carrier_defect"),
+    ):
+        with pytest.raises(WorkflowError) as info:
+            validate_data(small_workflow(**{key: value}))
+        assert field in str(info.value), str(info.value)

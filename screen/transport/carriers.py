@@ -217,6 +217,14 @@ def repeats_for(structure: Structure, min_length: float) -> list[int]:
     return [max(1, math.ceil(min_length / h - 1e-9)) for h in heights]
 
 
+def bounded_repeats(structure: Structure, min_length: float, max_atoms: int) -> list[int]:
+    """:func:`repeats_for`, less along the longest repeat while it holds > ``max_atoms``."""
+    repeats = repeats_for(structure, min_length)
+    while len(structure) * math.prod(repeats) > max_atoms and max(repeats) > 1:
+        repeats[repeats.index(max(repeats))] -= 1
+    return repeats
+
+
 @dataclass
 class FrenkelCell:
     """One Frenkel pair: a working ion moved from a lattice site to a vacant site."""
@@ -262,9 +270,7 @@ def frenkel_cells(
     the longest repeat while it holds more than ``max_atoms``); the ion moved is the one
     farthest from the interstitial, so the pair starts as far apart as the cell allows.
     """
-    repeats = repeats_for(structure, min_length)
-    while len(structure) * math.prod(repeats) > max_atoms and max(repeats) > 1:
-        repeats[repeats.index(max(repeats))] -= 1
+    repeats = bounded_repeats(structure, min_length, max_atoms)
     big = structure * repeats
     scale = np.array(repeats, dtype=float)
     ion_index = np.array([k for k, s in enumerate(big) if s.specie.symbol == ion], dtype=int)

@@ -86,11 +86,6 @@ class BandResult:
         """E(highest image) - E(lower end point), eV: the larger of the two directions."""
         return float(max(self.energies) - min(self.energies[0], self.energies[-1]))
 
-    @property
-    def reverse_barrier(self) -> float:
-        """E(highest image) - E(final end point), eV."""
-        return float(max(self.energies) - self.energies[-1])
-
 
 def interpolate(initial: Atoms, final: Atoms, n_images: int) -> list[Atoms]:
     """Linear interpolation of ``n_images`` moving images (end points included in the list).
@@ -317,15 +312,11 @@ def vacancy_hops(
     sublattice, where equivalent sites lie far apart), hops between any two sites are used
     and the barrier counts from the lower end point.
     """
-    import math
-
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-    from screen.transport.carriers import repeats_for
+    from screen.transport.carriers import bounded_repeats
 
-    repeats = repeats_for(structure, min_length)
-    while len(structure) * math.prod(repeats) > max_atoms and max(repeats) > 1:
-        repeats[repeats.index(max(repeats))] -= 1
+    repeats = bounded_repeats(structure, min_length, max_atoms)
     big = structure * repeats
     ions = sorted(k for k, site in enumerate(big) if site.specie.symbol == ion)
     try:

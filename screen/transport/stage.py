@@ -85,13 +85,9 @@ def select_top_k(records: list[Record], params: MDParams, rank_params: RankParam
 
 def supercell_for_md(structure: Structure, min_length: float) -> tuple[Structure, list[int]]:
     """The structure repeated until every cell height (face distance) is >= ``min_length``."""
-    import numpy as np
+    from screen.transport.carriers import repeats_for
 
-    lattice = structure.lattice
-    heights = lattice.volume / np.linalg.norm(
-        np.cross(lattice.matrix[[1, 2, 0]], lattice.matrix[[2, 0, 1]]), axis=1
-    )
-    scale = [max(1, math.ceil(min_length / h - 1e-9)) for h in heights]
+    scale = repeats_for(structure, min_length)
     return structure * scale, scale
 
 
@@ -218,6 +214,7 @@ def neb_barriers(
 
     settings = params.neb
     hops: dict[str, list] = {}
+    unbuilt: set[str] = set()  # records whose hops could not be built (flagged already)
     for record in records:
         try:
             hops[record.id] = vacancy_hops(
@@ -227,6 +224,7 @@ def neb_barriers(
             )  # fmt: skip
         except Exception as exc:  # this record gets no barrier, the others go on
             hops[record.id] = []
+            unbuilt.add(record.id)
             _neb_flag(record, f"neb-failed: {type(exc).__name__}: {exc}")
     ends = [AseAtomsAdaptor.get_atoms(s) for hs in hops.values() for h in hs
             for s in (h.initial, h.final)]  # fmt: skip
@@ -277,14 +275,12 @@ def neb_barriers(
         record.provenance["neb"] = {"hops": found, "method": method}
         good = [h for h in found if h.get("converged")]
         if not hs:
-            _neb_flag(record, f"neb-no-hop: no {record.working_ion} hop within "
-                              f"{settings.max_hop_angstrom} Å")  # fmt: skip
+            if rid not in unbuilt:
+                _neb_flag(record, f"neb-no-hop: no {record.working_ion} hop within "
+                                  f"{settings.max_hop_angstrom} Å")  # fmt: skip
             continue
         if not good:
-            if hs:
-                _neb_flag(
-                    record, "neb-no-converged-band: " + "; ".join(h["outcome"] for h in found)
-                )
+            _neb_flag(record, "neb-no-converged-band: " + "; ".join(h["outcome"] for h in found))
             continue
         best = min(good, key=lambda h: h["barrier_eV"])
         model = potential.identity
