@@ -15,16 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from screen.context import ProgressCallback, StageContext
+from screen.deliverables.files import delivered_files
 from screen.deliverables.funnel import FunnelRow, format_funnel
 from screen.deliverables.stage import write_campaign_report, write_funnel
 from screen.executors.campaign import CampaignRunner
-from screen.executors.local import shard_progress, single_threaded
+from screen.executors.local import resolve_worker_count, shard_progress, single_threaded
 from screen.potentials.base import Potential, resolve_device
 from screen.potentials.registry import DeferredPotential, PotentialSource
 from screen.provenance import device_description, host_description, package_versions
 from screen.records import Record
 from screen.stage_table import PER_RECORD, STAGE_NAMES, STAGES, previous, run_stage, stage
-from screen.store.campaign import Campaign, utc_now
+from screen.store.campaign import Campaign, CampaignDirectoryError, utc_now
+from screen.store.lock import campaign_lock, shard_lock
 from screen.workflow.load import load_workflow
 from screen.workflow.spec import Workflow
 
@@ -126,6 +128,9 @@ def run(
         frozen: per-record stages whose shards must all be done already (SLURM collect:
             their array tasks did the work); a missing record raises IncompleteStage.
     """
+    from screen.api_checks import check_run_arguments  # TypeError naming the argument
+
+    check_run_arguments(spec, out, workers, progress, potential, until, frozen)
     if until is not None:
         stage(until)  # ValueError naming the stages
     workflow = spec if isinstance(spec, Workflow) else load_workflow(spec)
@@ -134,7 +139,21 @@ def run(
 
         verified_identity(workflow.potential.card())  # weights present and verified, or stop
     campaign = Campaign.open(Path(out) if out is not None else default_out(workflow), workflow)
-    workers = workers or workflow.execution.workers
+    with campaign_lock(campaign.root):
+        return _run_locked(workflow, campaign, workers, progress, potential, until, frozen)
+
+
+def _run_locked(
+    workflow: Workflow,
+    campaign: Campaign,
+    workers: int | str | None,
+    progress: ProgressCallback | None,
+    potential: Potential | None,
+    until: str | None,
+    frozen: frozenset[str],
+) -> CampaignResult:
+    """The stages of ``run``, with the campaign's lock held."""
+    workers = resolve_worker_count(workers or workflow.execution.workers)
     context = campaign_context(workflow, campaign, potential, workers, progress, frozen=frozen)
     device = resolve_device(workflow.potential.device)
     run_info: dict[str, Any] = {
@@ -154,16 +173,23 @@ def run(
     campaign.write_provenance(provenance)
 
     records: list[Record] = []
+    upstream = ""  # sha256 of the output the next stage takes (its manifest's input)
     try:
         for step in STAGES:
-            if campaign.has_output(step.name):
-                records = campaign.read_output(step.name)
+            checked = campaign.check_output(step.name, upstream)
+            if checked.problem:
+                _report_damage(campaign, step.name, checked, run_info)
+            if checked.records is not None:
+                records = checked.records
+                upstream = checked.sha256
                 run_info["stages_reused"].append(step.name)
                 reached = sum(1 for r in records if step.name in r.status)
                 context.report(step.name, reached, reached)
                 continue
             log.info("stage %s: %d records in", step.name, sum(r.active for r in records))
-            records = _run_one(step, records, context, device, run_info, campaign, provenance)
+            records, upstream = _run_one(
+                step, records, context, device, run_info, campaign, provenance, upstream
+            )
             if step.name == until:
                 break
         run_info["status"] = "completed" if until in (None, STAGE_NAMES[-1]) else f"until {until}"
@@ -187,6 +213,26 @@ def run(
     return CampaignResult(root=campaign.root, records=records, funnel=rows)
 
 
+def _report_damage(
+    campaign: Campaign, stage_name: str, checked: Any, run_info: dict[str, Any]
+) -> None:
+    """Say what is wrong with a stage's stored output, move it aside, note it."""
+    moved = campaign.set_aside(stage_name, checked)
+    per_record = stage(stage_name).per_record
+    log.warning(
+        "stage %s: %s; it is not reused: the stage reruns%s%s",
+        stage_name,
+        checked.problem,
+        " from its sealed shards and journals (only records they lack are recomputed)"
+        if per_record
+        else " (relaxations it journaled under references/ are not redone)",
+        f"; the damaged file is kept in {moved[0].parent}" if moved else "",
+    )
+    run_info.setdefault("stages_repaired", []).append(
+        {"stage": stage_name, "problem": checked.problem, "set_aside": [str(p) for p in moved]}
+    )
+
+
 def _run_one(
     step: Any,
     records: list[Record],
@@ -195,8 +241,9 @@ def _run_one(
     run_info: dict[str, Any],
     campaign: Campaign,
     provenance: dict[str, Any],
-) -> list[Record]:
-    """One stage, stored; a whole stage runs single-threaded on CPU like every worker."""
+    upstream: str,
+) -> tuple[list[Record], str]:
+    """One stage, stored with its manifest; a whole stage runs single-threaded on CPU."""
     given = 0 if step.takes == "nothing" else sum(step.takes == "all" or r.active for r in records)
     if not step.per_record:
         context.report(step.name, 0, given)
@@ -207,12 +254,13 @@ def _run_one(
         reached = sum(1 for r in result.records if step.name in r.status)
         context.report(step.name, reached, reached)
     out = sorted(result.records, key=lambda r: r.id)
-    campaign.write_output(step.name, out)
+    files = delivered_files(campaign.root) if step.name == "deliver" else []
+    sha = campaign.write_output(step.name, out, input_sha256=upstream, files=files)
     run_info["stages_run"].append(step.name)
     if result.info:
         run_info.setdefault("stage_info", {})[step.name] = result.info
         campaign.write_provenance(provenance)
-    return out
+    return out, sha
 
 
 def _potential_record(potential: Any) -> dict[str, Any]:
@@ -265,17 +313,23 @@ def run_shard(
     workflow = campaign.workflow()
     source = previous(step.name)
     assert source is not None  # a per-record stage is never the first
-    if not campaign.has_output(source.name):
-        raise FileNotFoundError(f"{campaign.root}: stage {source.name} has no output yet")
-    workers = workers or workflow.execution.workers
+    checked = campaign.check_output(source.name)
+    if checked.records is None:
+        raise CampaignDirectoryError(
+            f"{campaign.root}: stage {source.name}, the input of {step.name}, "
+            + (checked.problem or "has no output yet")
+            + "; resubmit (batscreen resubmit) reruns the steps before this one"
+        )
+    workers = resolve_worker_count(workers or workflow.execution.workers)
     context = campaign_context(
         workflow, campaign, None, workers, progress, only_shard=index, should_stop=should_stop
     )
-    active = [r for r in campaign.read_output(source.name) if r.active]
-    try:
-        step.run(active, step.params_of(workflow.stages), context)
-    except IndexError:  # fewer records reached the stage than the array has shards
-        return ShardOutcome(step.name, index, 0, 0)
+    active = [r for r in checked.records if r.active]
+    with shard_lock(campaign.stage_dir(step.name), index):
+        try:
+            step.run(active, step.params_of(workflow.stages), context)
+        except IndexError:  # fewer records reached the stage than the array has shards
+            return ShardOutcome(step.name, index, 0, 0)
     if not (campaign.stage_dir(step.name) / "plan.json").is_file():
         return ShardOutcome(step.name, index, 0, 0)  # nothing chosen (md top_k)
     done, size = shard_progress(campaign.stage_dir(step.name), index)

@@ -21,6 +21,26 @@ class StageSummary:
     records: int  # records in the output (done) or finished so far (partial)
     planned: int | None = None  # records planned (partial per-record stage)
     passed: int | None = None
+    problem: str = ""  # a damaged output: what is wrong (the next run reruns the stage)
+
+
+def _partial(stage: str, stage_dir: Path) -> StageSummary:
+    """A per-record stage under way: records sealed or journaled so far (read only)."""
+    try:
+        shards = json.loads((stage_dir / "plan.json").read_text())["shards"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return StageSummary(
+            stage, "damaged", 0, problem=f"{stage_dir / 'plan.json'} is damaged ({exc})"
+        )
+    finished = 0
+    for k, shard in enumerate(shards):
+        sealed = stage_dir / f"shard-{k:04d}.jsonl"
+        journal = Journal(stage_dir / f"shard-{k:04d}.journal.jsonl")
+        if sealed.is_file():
+            finished += len(shard)
+        else:
+            finished += len(set(journal.load(repair=False)) & set(shard))
+    return StageSummary(stage, "partial", finished, planned=sum(len(s) for s in shards))
 
 
 #: the files and folders the deliver stage writes, in the order status lists them
@@ -39,26 +59,17 @@ def summarize(root: Path) -> dict[str, Any]:
     campaign = Campaign.load(Path(root))
     stages = []
     for stage in STAGE_NAMES:
-        if campaign.has_output(stage):
-            records = campaign.read_output(stage)
-            reached = [r for r in records if stage in r.status]
+        checked = campaign.check_output(stage)
+        if checked.records is not None:
+            reached = [r for r in checked.records if stage in r.status]
             passed = sum(1 for r in reached if r.status[stage].state == "ok")
             stages.append(StageSummary(stage, "done", len(reached), passed=passed))
             continue
-        plan = campaign.stage_dir(stage) / "plan.json"
-        if plan.is_file():
-            shards = json.loads(plan.read_text())["shards"]
-            planned = sum(len(s) for s in shards)
-            finished = 0
-            for k in range(len(shards)):
-                sealed = campaign.stage_dir(stage) / f"shard-{k:04d}.jsonl"
-                if sealed.is_file():
-                    finished += len(shards[k])
-                else:
-                    finished += len(
-                        Journal(campaign.stage_dir(stage) / f"shard-{k:04d}.journal.jsonl").load()
-                    )
-            stages.append(StageSummary(stage, "partial", finished, planned=planned))
+        stage_dir = campaign.stage_dir(stage)
+        if checked.problem:
+            stages.append(StageSummary(stage, "damaged", 0, problem=checked.problem))
+        elif (stage_dir / "plan.json").is_file():
+            stages.append(_partial(stage, stage_dir))
         else:
             stages.append(StageSummary(stage, "not started", 0))
     provenance = campaign.read_provenance()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import sys
 from pathlib import Path
@@ -10,14 +11,40 @@ from typing import Any
 import typer
 from rich.console import Console
 
-app = typer.Typer(
+
+class _Commands(typer.Typer):
+    """A Typer whose commands turn a campaign-directory error into exit code 2.
+
+    A missing, foreign, locked or damaged campaign directory is the user's to fix: its
+    message (naming the file and the next step) is printed, never a traceback.
+    """
+
+    def command(self, *args: Any, **kwargs: Any) -> Any:
+        register = super().command(*args, **kwargs)
+
+        def decorator(function: Any) -> Any:
+            @functools.wraps(function)
+            def guarded(*a: Any, **k: Any) -> Any:
+                from screen.store.errors import CampaignError
+
+                try:
+                    return function(*a, **k)
+                except CampaignError as exc:
+                    raise fail(str(exc)) from None
+
+            return register(guarded)
+
+        return decorator
+
+
+app = _Commands(
     name="batscreen",
     help="Screen battery materials with machine-learned interatomic potentials.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-models_app = typer.Typer(help="Potentials registered by model cards in models/.")
+models_app = _Commands(help="Potentials registered by model cards in models/.")
 app.add_typer(models_app, name="models")
 
 # wide output when piped or logged, so tables stay one record per line

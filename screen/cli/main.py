@@ -209,6 +209,13 @@ def status(directory: Annotated[Path, typer.Argument(help="campaign directory")]
         records = f"{s.records}/{s.planned}" if s.planned else str(s.records)
         table.add_row(s.stage, s.state, records, "" if s.passed is None else str(s.passed))
     console.print(table)
+    for s in info["stages"]:
+        if s.problem:
+            err.print(
+                f"[yellow]stage {s.stage} damaged[/]: {s.problem}; the next batscreen run "
+                "(or resubmit) reruns it from its shards and journals",
+                highlight=False,
+            )
     last = info["last_run"]
     if last:
         console.print(

@@ -15,7 +15,6 @@ marked failed.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import threading
@@ -27,10 +26,31 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+from screen.executors.shards import (
+    ShardBook,
+    open_shards,
+    plan_shards,
+    sealed_shards,
+    shard_count,
+    shard_index,
+    shard_progress,
+)
 from screen.potentials.registry import PotentialSource
 from screen.records import Record
-from screen.store.atomic import atomic_write_text
-from screen.store.journal import Journal, read_shard, write_shard
+
+__all__ = [
+    "IncompleteStage",
+    "RecordStage",
+    "plan_shards",
+    "resolve_worker_count",
+    "resolve_workers",
+    "run_record_stage",
+    "sealed_shards",
+    "shard_count",
+    "shard_progress",
+    "single_threaded",
+    "usable_cores",
+]
 
 log = logging.getLogger(__name__)
 
@@ -93,82 +113,42 @@ def _worker_apply(record_json: str) -> str:  # pragma: no cover - runs in worker
     return out[0].to_json()
 
 
-# ---------------------------------------------------------------------- shard bookkeeping
-def plan_shards(stage_dir: Path, ids: list[str], shard_size: int) -> list[list[str]]:
-    """The stage's shards, fixed at the first run (plan.json) so resumes agree."""
-    path = stage_dir / "plan.json"
-    if path.is_file():
-        shards: list[list[str]] = json.loads(path.read_text())["shards"]
-        planned = sorted(i for shard in shards for i in shard)
-        if planned != sorted(ids):
-            raise RuntimeError(
-                f"{path} was planned for other records than this stage now has; the "
-                "campaign directory is inconsistent (was a stage output edited?)"
-            )
-        return shards
-    ordered = sorted(ids)
-    shards = [ordered[i : i + shard_size] for i in range(0, len(ordered), shard_size)]
-    atomic_write_text(path, json.dumps({"shard_size": shard_size, "shards": shards}))
-    return shards
-
-
-class _ShardBook:
-    """Tracks finished records per shard; journals each and seals complete shards."""
-
-    def __init__(self, stage_dir: Path, shards: list[list[str]]):
-        self.stage_dir = stage_dir
-        self.shards = shards
-        self.shard_of = {rid: k for k, shard in enumerate(shards) for rid in shard}
-        self.done: dict[str, Record] = {}
-        self.sealed: set[int] = set()
-        for k, shard in enumerate(shards):
-            out = self._out(k)
-            if out.is_file():
-                self.done.update((r.id, r) for r in read_shard(out))
-                self.sealed.add(k)
-                with contextlib.suppress(FileNotFoundError):  # killed after sealing
-                    self._journal(k).path.unlink()
-                continue
-            journaled = self._journal(k).load()
-            self.done.update((rid, r) for rid, r in journaled.items() if rid in set(shard))
-            self._maybe_seal(k)
-
-    def _out(self, k: int) -> Path:
-        return self.stage_dir / f"shard-{k:04d}.jsonl"
-
-    def _journal(self, k: int) -> Journal:
-        return Journal(self.stage_dir / f"shard-{k:04d}.journal.jsonl")
-
-    def _maybe_seal(self, k: int) -> None:
-        if k in self.sealed or any(rid not in self.done for rid in self.shards[k]):
-            return
-        write_shard(self._out(k), (self.done[rid] for rid in self.shards[k]))
-        self.sealed.add(k)
-        with contextlib.suppress(FileNotFoundError):
-            self._journal(k).path.unlink()
-
-    def add(self, record: Record) -> None:
-        """Journal one finished record (durably) and seal its shard when complete."""
-        if record.id in self.done:
-            return
-        k = self.shard_of[record.id]
-        self._journal(k).append(record)
-        self.done[record.id] = record
-        self._maybe_seal(k)
-
-
 # ---------------------------------------------------------------------- driver
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity: a SLURM allocation's, say)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+def resolve_worker_count(workers: int | str) -> int | str:
+    """``workers`` capped at the usable cores, with a warning ('auto' stays 'auto').
+
+    More single-threaded workers than cores only share the cores, each with its own copy
+    of the potential in memory.
+    """
+    if workers == "auto":
+        return workers
+    cores = usable_cores()
+    if int(workers) > cores:
+        log.warning(
+            "workers: %s asked for, but this process may use %d core(s); using %d",
+            workers,
+            cores,
+            cores,
+        )
+        return cores
+    return int(workers)
+
+
 def resolve_workers(workers: int | str, device: str, n_records: int) -> int:
-    """How many worker processes to use."""
+    """How many worker processes to use: at most the usable cores and the records."""
     if device.startswith("cuda"):
         return 1
-    if workers == "auto":
-        try:
-            cores = len(os.sched_getaffinity(0))
-        except AttributeError:  # pragma: no cover - not Linux
-            cores = os.cpu_count() or 1
-        workers = cores
-    return max(1, min(int(workers), n_records))
+    cores = usable_cores()
+    asked = cores if workers == "auto" else int(workers)
+    return max(1, min(asked, cores, n_records))
 
 
 @contextlib.contextmanager
@@ -231,9 +211,9 @@ def run_record_stage(
     """
     stage_dir.mkdir(parents=True, exist_ok=True)
     by_id = {r.id: r for r in records}
-    shards = plan_shards(stage_dir, list(by_id), shard_size)
-    book = _ShardBook(stage_dir, shards)
-    wanted = shards if only_shard is None else [_shard(shards, only_shard, stage.name)]
+    book = open_shards(stage_dir, list(by_id.values()), shard_size)
+    shards = book.shards
+    wanted = shards if only_shard is None else [shard_index(shards, only_shard, stage.name)]
     todo = [rid for shard in wanted for rid in shard if rid not in book.done]
     total = sum(len(shard) for shard in wanted)
     if todo and not compute:
@@ -265,36 +245,10 @@ def run_record_stage(
     return [book.done[rid] for shard in wanted for rid in sorted(shard) if rid in book.done]
 
 
-def _shard(shards: list[list[str]], index: int, name: str) -> list[str]:
-    if not 0 <= index < len(shards):
-        raise IndexError(f"{name}: shard {index} does not exist (the plan has {len(shards)})")
-    return shards[index]
-
-
-def shard_count(stage_dir: Path) -> int:
-    """Number of shards in a stage's plan (0 when not planned yet)."""
-    path = stage_dir / "plan.json"
-    return len(json.loads(path.read_text())["shards"]) if path.is_file() else 0
-
-
-def shard_progress(stage_dir: Path, index: int) -> tuple[int, int]:
-    """(records done, records planned) of one shard, journals included."""
-    shards = json.loads((stage_dir / "plan.json").read_text())["shards"]
-    book = _ShardBook(stage_dir, shards)
-    shard = _shard(shards, index, stage_dir.name)
-    return sum(rid in book.done for rid in shard), len(shard)
-
-
-def sealed_shards(stage_dir: Path) -> set[int]:
-    """Indices of the shards whose every record is done (sealed files)."""
-    return {int(p.stem.split("-")[1]) for p in stage_dir.glob("shard-[0-9]*.jsonl")
-            if not p.name.endswith(".journal.jsonl")}  # fmt: skip
-
-
 def _run_in_process(
     stage: RecordStage,
     records: list[Record],
-    book: _ShardBook,
+    book: ShardBook,
     potential: Any,
     report: Callable[[], None],
 ) -> None:
@@ -313,7 +267,7 @@ def _run_in_process(
 def _run_pool(
     stage: RecordStage,
     records: list[Record],
-    book: _ShardBook,
+    book: ShardBook,
     workers: int,
     report: Callable[[], None],
 ) -> None:
@@ -323,7 +277,7 @@ def _run_pool(
         # in flight when a worker died: retried one at a time to find the culprit (a record
         # whose lone worker dies before it even starts counts as a crash too)
         crashed = [r for r in suspects if any(_pool_pass(stage, [r], book, 1, report))]
-        if crashed and len(book.done) == finished_before:
+        if crashed and len(book.done) == finished_before and not _workers_start(stage):
             raise RuntimeError(
                 f"{stage.name}: worker processes die before finishing any record "
                 "(cannot load the potential? out of memory?); nothing was marked failed"
@@ -335,10 +289,42 @@ def _run_pool(
             report()
 
 
+def worker_ping() -> int:  # pragma: no cover - runs in workers
+    """What a started worker answers (its pid): the potential loaded, the worker alive."""
+    return os.getpid()
+
+
+def _workers_start(stage: RecordStage) -> bool:
+    """True when a fresh worker starts and answers (so records that crashed are culprits).
+
+    Asked only when nothing has finished yet: a record that kills its worker first thing
+    looks the same, from the pool, as a worker that cannot load the potential.
+    """
+    pool = new_pool(stage, 1)
+    try:
+        pool.submit(worker_ping).result()
+        return True
+    except BrokenProcessPool:
+        return False
+    finally:
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def new_pool(stage: RecordStage, workers: int) -> ProcessPoolExecutor:
+    """A pool of ``workers`` fresh single-threaded processes that load the stage's potential."""
+    with _single_threaded_children():
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=get_context("spawn"),
+            initializer=_worker_init,
+            initargs=(stage, os.getpid()),
+        )
+
+
 def _pool_pass(
     stage: RecordStage,
     records: list[Record],
-    book: _ShardBook,
+    book: ShardBook,
     workers: int,
     report: Callable[[], None],
 ) -> tuple[list[Record], list[Record]]:
@@ -348,13 +334,7 @@ def _pool_pass(
     empty when the pass finished normally.
     """
     queue = list(reversed(records))
-    with _single_threaded_children():
-        pool = ProcessPoolExecutor(
-            max_workers=workers,
-            mp_context=get_context("spawn"),
-            initializer=_worker_init,
-            initargs=(stage, os.getpid()),
-        )
+    pool = new_pool(stage, workers)
     running: dict[Future[str], Record] = {}
 
     def submit() -> bool:

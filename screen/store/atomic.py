@@ -1,4 +1,7 @@
-"""Atomic file writes: temp file in the same directory, fsync, rename, fsync the directory."""
+"""Atomic file writes: temp file in the same directory, fsync, rename, fsync the directory.
+
+The file gets the mode the umask allows (mkstemp alone would leave it 0600).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,8 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any
+
+from screen.store.permissions import share_fd
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -28,6 +33,7 @@ def atomic_open(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        share_fd(fd)
         with os.fdopen(fd, mode) as fh:
             yield fh
             fh.flush()

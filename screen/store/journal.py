@@ -8,7 +8,6 @@ twice counts once.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterable
@@ -39,26 +38,50 @@ class Journal:
     def __init__(self, path: Path):
         self.path = Path(path)
 
-    def load(self) -> dict[str, Record]:
-        """Records journaled so far, by id; repairs a torn last line."""
+    def load(self, *, repair: bool = True) -> dict[str, Record]:
+        """Records journaled so far, by id.
+
+        A torn last line (no newline: the writer died mid-write) is cut off. A damaged
+        line inside (a garbled copy) is skipped with a warning naming the file and line,
+        and the records after it are kept; the journal is rewritten without it.
+        ``repair=False`` only reads (status: a running writer may be appending).
+        """
         if not self.path.exists():
             return {}
         done: dict[str, Record] = {}
-        good_bytes = 0
+        good: list[bytes] = []
+        bad: list[int] = []
+        torn = False
+        complete = 0  # bytes of whole lines
         with self.path.open("rb") as fh:
-            for raw in fh:
+            for number, raw in enumerate(fh, 1):
                 if not raw.endswith(b"\n"):
-                    break  # torn write: the process died here
+                    torn = True  # the process died here
+                    break
+                complete += len(raw)
+                if not raw.strip():
+                    continue
                 try:
                     record = Record.from_json(raw.decode())
-                except (ValueError, json.JSONDecodeError):
-                    break
+                except (ValueError, UnicodeDecodeError):
+                    bad.append(number)
+                    continue
                 done[record.id] = record
-                good_bytes += len(raw)
-        if good_bytes < self.path.stat().st_size:
+                good.append(raw)
+        if not repair or not (torn or bad):
+            return done
+        if bad:
+            log.warning(
+                "journal %s: line(s) %s damaged, skipped (their records are recomputed)",
+                self.path,
+                ", ".join(map(str, bad)),
+            )
+            with atomic_open(self.path, "wb") as out:
+                out.writelines(good)
+        else:
             log.warning("journal %s: dropping a torn last entry", self.path)
             with self.path.open("r+b") as fh:
-                fh.truncate(good_bytes)
+                fh.truncate(complete)
                 os.fsync(fh.fileno())
         return done
 
