@@ -245,13 +245,37 @@ def records_from_structures(
 
 
 def as_records(
-    items: Sequence[Record | Structure], working_ion: str | None = None, source: str = "python-api"
+    items: Sequence[Record | Structure],
+    working_ion: str | None = None,
+    source: str = "python-api",
+    *,
+    caller: str = "as_records",
 ) -> list[Record]:
     """Accept records or pymatgen Structures (or a mix) and return records.
 
     ``working_ion`` is given to the structures and to records without one; a record made
-    for another ion is an error (WorkingIonError naming both).
+    for another ion is an error (WorkingIonError naming both). Anything else, or a single
+    structure or record instead of a sequence of them, is a TypeError naming ``caller``,
+    the type given and its position.
     """
+    accepted = "a sequence of pymatgen Structure or screen Record"
+    single = isinstance(items, Record)
+    if not single and not isinstance(items, list | tuple):
+        from pymatgen.core import IStructure
+
+        single = isinstance(items, IStructure)
+    if single or isinstance(items, str | bytes | dict) or not isinstance(items, Iterable):
+        hint = " (a single one: wrap it in a list)" if single else ""
+        raise TypeError(f"{caller}: items must be {accepted}, got {type(items).__name__}{hint}")
+    items = list(items)
+    if not all(isinstance(item, Record) for item in items):
+        from pymatgen.core import IStructure
+
+        for i, item in enumerate(items):
+            if not isinstance(item, Record | IStructure):
+                raise TypeError(
+                    f"{caller}: items must be {accepted}, got {type(item).__name__} at position {i}"
+                )
     if working_ion is not None:
         check_working_ion(working_ion, "working_ion=")
     out: list[Record] = []

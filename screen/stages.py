@@ -3,7 +3,9 @@
 Each function takes pymatgen Structures or records (or a mix) and returns new records;
 inputs are never modified. Parameters default to the workflow-file defaults. Work runs
 in this process (no campaign directory, nothing journaled); ``screen.run`` runs a whole
-campaign. The per-record stages (relax, md) run every record given.
+campaign. The per-record stages (relax, md) run every record given. Parameters may also
+be given as a dict of the model's fields; a wrong type is a TypeError naming the function
+and the argument, raised before any potential is loaded (screen/api_checks.py).
 
 ``working_ion=`` gives the structures (and records without one) their mobile ion; an
 ion-dependent estimate (capacity, voltage, window, BVSE, MD) of a record without one is
@@ -20,6 +22,15 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from screen.api_checks import (
+    check_int,
+    check_params,
+    check_path,
+    check_potential,
+    check_space,
+    check_str,
+    check_working_ion,
+)
 from screen.context import InProcessRunner, StageContext
 from screen.ions import WORKING_IONS, WorkingIonError
 from screen.records import Record, as_records
@@ -105,6 +116,8 @@ def _require_working_ion(records: list[Record], what: str) -> None:
 
 def generate(space: ChemicalSpace, params: GenerateParams | None = None) -> list[Record]:
     """Candidates of a chemical space (the generators of ``params``)."""
+    space = check_space("screen.generate", space)
+    params = check_params("screen.generate", "params", params, GenerateParams)
     return _run("generate", [], params or GenerateParams(), space=space)
 
 
@@ -116,7 +129,11 @@ def prefilter(
     working_ion: str | None = None,
 ) -> list[Record]:
     """Geometry, charge-balance, critical-element and duplicate filters."""
-    records = as_records(items, working_ion)
+    fn = "screen.prefilter"
+    space = check_space(fn, space)
+    params = check_params(fn, "params", params, PrefilterParams)
+    check_working_ion(fn, working_ion)
+    records = as_records(items, working_ion, caller=fn)
     return _run("prefilter", records, params or PrefilterParams(), space=space)
 
 
@@ -128,7 +145,11 @@ def relax(
     working_ion: str | None = None,
 ) -> list[Record]:
     """Relax every structure with ``potential`` (a loaded Potential or a model-card name)."""
-    records = as_records(items, working_ion)
+    fn = "screen.relax"
+    params = check_params(fn, "params", params, RelaxParams)
+    check_potential(fn, potential)
+    check_working_ion(fn, working_ion)
+    records = as_records(items, working_ion, caller=fn)
     return _run("relax", records, params or RelaxParams(), potential=potential)
 
 
@@ -151,8 +172,14 @@ def estimate(
     """
     from screen.estimators.registry import needing_working_ion
 
-    params = params or EstimateParams()
-    records = as_records(items, working_ion)
+    fn = "screen.estimate"
+    space = check_space(fn, space)
+    params = check_params(fn, "params", params, EstimateParams) or EstimateParams()
+    check_potential(fn, potential, optional=True)  # None: estimators that need none
+    relax_params = check_params(fn, "relax_params", relax_params, RelaxParams)
+    check_path(fn, "references_dir", references_dir)
+    check_working_ion(fn, working_ion)
+    records = as_records(items, working_ion, caller=fn)
     needing = needing_working_ion(params, space.role)
     if needing:
         _require_working_ion(
@@ -185,7 +212,13 @@ def md(
     conductivity at 300 K with uncertainties, of the records' working ion. Choose the
     records yourself (a campaign's md stage takes the top K).
     """
-    records = as_records(items, working_ion)
+    fn = "screen.md"
+    params = check_params(fn, "params", params, MDParams)
+    check_potential(fn, potential)
+    check_path(fn, "trajectory_dir", trajectory_dir)
+    check_int(fn, "max_batch_atoms", max_batch_atoms)
+    check_working_ion(fn, working_ion)
+    records = as_records(items, working_ion, caller=fn)
     _require_working_ion([r for r in records if r.active], "md")
     options = {"trajectory_dir": str(trajectory_dir)} if trajectory_dir else {}
     return _run(
@@ -200,7 +233,8 @@ def md(
 
 def rank(items: Items, params: RankParams | None = None) -> list[Record]:
     """Weighted-score ranking with hard constraints, Pareto fronts, uncertainties."""
-    return _run("rank", as_records(items), params or RankParams())
+    params = check_params("screen.rank", "params", params, RankParams)
+    return _run("rank", as_records(items, caller="screen.rank"), params or RankParams())
 
 
 def deliver(
@@ -218,9 +252,15 @@ def deliver(
     ``precursor_suggestions`` (from precursors free of the elements of ``space``'s
     critical list unless the candidate contains them).
     """
+    fn = "screen.deliver"
+    check_path(fn, "out", out, optional=False)
+    params = check_params(fn, "params", params, DeliverParams)
+    check_str(fn, "potential", potential)
+    if space is not None:
+        space = check_space(fn, space, none_allowed=True)
     return _run(
         "deliver",
-        as_records(items),
+        as_records(items, caller=fn),
         params or DeliverParams(),
         space=space,
         potential_name=potential,

@@ -140,13 +140,15 @@ def check_structure_file(path: Path) -> None:
     if not (name.endswith(STRUCTURE_SUFFIXES) or "poscar" in name or "contcar" in name):
         raise ValueError(
             f"structure file {path}: unsupported format; allowed: CIF (.cif), POSCAR/CONTCAR, "
-            "pymatgen JSON (.json), extended XYZ (.extxyz)"
+            "pymatgen JSON (.json), extended XYZ (.extxyz, .xyz with a Lattice)"
         )
-    from pymatgen.core import Structure
+    from screen.candidates.structure_files import StructureFileError, read_structure_file
 
     try:
-        structure = Structure.from_file(path)
-    except Exception as exc:  # pymatgen raises many kinds of errors for bad files
+        structures = read_structure_file(path)
+    except StructureFileError:
+        raise
+    except Exception as exc:  # pymatgen and ase raise many kinds of errors for bad files
         raise ValueError(f"structure file {path} could not be read: {exc}") from None
-    if len(structure) == 0:
+    if not structures or any(len(s) == 0 for s in structures):
         raise ValueError(f"structure file {path} contains no atoms")

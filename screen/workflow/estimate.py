@@ -91,10 +91,16 @@ class HullParams(EstimatorParams):
     )
     max_formation_energy_per_atom_ev: float = Field(
         default=1.0,
+        ge=-10,
+        le=10,
+        allow_inf_nan=False,
         description="records above this formation energy (eV/atom) are marked unphysical",
     )
     min_formation_energy_per_atom_ev: float = Field(
         default=-5.0,
+        ge=-10,
+        le=10,
+        allow_inf_nan=False,
         description="records below this formation energy (eV/atom) are marked unphysical "
         "(no known compound is below about -4.5 eV/atom)",
     )
@@ -191,7 +197,11 @@ class BVSEParams(EstimatorParams):
         "network for every relaxed candidate (softBV parameters)",
     )
     resolution_angstrom: float = Field(
-        default=0.2, gt=0.05, le=0.5, description="spacing of the site-energy grid (Å)"
+        default=0.2,
+        gt=0.05,
+        le=0.5,
+        allow_inf_nan=False,
+        description="spacing of the site-energy grid (Å)",
     )
 
 
@@ -215,6 +225,7 @@ class CarrierParams(EstimatorParams):
         default=7.0,
         ge=4.0,
         le=30.0,
+        allow_inf_nan=False,
         description="the defect supercell repeats the cell until every height is at least this (Å)",
     )
     max_atoms: int = Field(
@@ -235,6 +246,7 @@ class CarrierParams(EstimatorParams):
         default=0.1,
         gt=0.0,
         le=1.0,
+        allow_inf_nan=False,
         description="force convergence of the fixed-cell defect relaxation (eV/Å)",
     )
     max_steps: int = Field(

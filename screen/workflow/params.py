@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
@@ -73,6 +73,13 @@ class PotentialSpec(Frozen):
             default_dtype=self.dtype or "float64",
         )
 
+
+#: a temperature (K): above 0, at most 5000 (far above any melting point), finite
+Temperature = Annotated[float, Field(gt=0, le=5000, allow_inf_nan=False)]
+#: one end of an allowed density range (g/cm³; osmium, the densest element, is 22.6)
+Density = Annotated[float, Field(ge=0, le=100, allow_inf_nan=False)]
+#: a random seed (numpy and Optuna take 0 <= seed < 2**32)
+SEED_MAX = 2**32 - 1
 
 #: default atoms per batch on a GPU (MACE-MP-0 medium in float32 fits this on a 40 GB card)
 GPU_BATCH_ATOMS = 8000
@@ -146,6 +153,7 @@ class GenerateParams(Frozen):
         default=1e-3,
         ge=0,
         le=1,
+        allow_inf_nan=False,
         description="drop substitutions less likely than this: product over substituted roles "
         "of P(new|old)/P(old|old) from pymatgen's data-mined substitution probabilities",
     )
@@ -191,17 +199,22 @@ class PrefilterParams(Frozen):
         "(Pauling) as an anion",
     )
     min_distance_angstrom: float = Field(
-        default=0.9, gt=0, le=3, description="drop cells with two atoms closer than this (Å)"
+        default=0.9,
+        gt=0,
+        le=3,
+        allow_inf_nan=False,
+        description="drop cells with two atoms closer than this (Å)",
     )
     min_distance_fraction: float = Field(
         default=0.5,
         ge=0,
         le=1.5,
+        allow_inf_nan=False,
         description="drop cells where two atoms are closer than this fraction of the sum of "
         "their (Shannon ionic, else atomic) radii",
     )
-    density_g_cm3: tuple[float, float] = Field(
-        default=(0.5, 25.0), description="allowed density range (g/cm³)"
+    density_g_cm3: tuple[Density, Density] = Field(
+        default=(0.5, 25.0), description="allowed density range (g/cm³), each end in [0, 100]"
     )
     critical_elements: bool = Field(
         default=True, description="apply chemical_space.critical_policy"
@@ -211,9 +224,23 @@ class PrefilterParams(Frozen):
         description="merge structure duplicates across generators (grouped by reduced formula "
         "and space group, then StructureMatcher); the kept record lists the others",
     )
-    ltol: float = Field(default=0.2, gt=0, description="StructureMatcher fractional length tol")
-    stol: float = Field(default=0.3, gt=0, description="StructureMatcher site tolerance")
-    angle_tol: float = Field(default=5.0, gt=0, description="StructureMatcher angle tol (deg)")
+    ltol: float = Field(
+        default=0.2,
+        gt=0,
+        le=1,
+        allow_inf_nan=False,
+        description="StructureMatcher fractional length tol",
+    )
+    stol: float = Field(
+        default=0.3, gt=0, le=1, allow_inf_nan=False, description="StructureMatcher site tolerance"
+    )
+    angle_tol: float = Field(
+        default=5.0,
+        gt=0,
+        le=45,
+        allow_inf_nan=False,
+        description="StructureMatcher angle tol (deg)",
+    )
 
     @field_validator("density_g_cm3")
     @classmethod
@@ -232,9 +259,15 @@ class RelaxParams(Frozen):
 
     optimizer: Literal["FIRE", "BFGS"] = "BFGS"
     variable_cell: bool = Field(default=True, description="relax the cell too (else positions)")
-    fmax: float = Field(default=0.05, gt=0, le=1.0, description="force tolerance (eV/Å)")
+    fmax: float = Field(
+        default=0.05, gt=0, le=1.0, allow_inf_nan=False, description="force tolerance (eV/Å)"
+    )
     smax_gpa: float = Field(
-        default=0.2, gt=0, le=10.0, description="stress tolerance, max |component| (GPa)"
+        default=0.2,
+        gt=0,
+        le=10.0,
+        allow_inf_nan=False,
+        description="stress tolerance, max |component| (GPa)",
     )
     max_steps: int = Field(default=500, gt=0, le=100_000)
     drop_unconverged: bool = Field(
@@ -257,16 +290,26 @@ class NEBParams(Frozen):
         default=2, ge=1, le=12, description="shortest distinct vacancy hops tried per candidate"
     )
     max_hop_angstrom: float = Field(
-        default=4.5, gt=1.0, le=10.0, description="longest hop considered (Å)"
+        default=4.5, gt=1.0, le=10.0, allow_inf_nan=False, description="longest hop considered (Å)"
     )
     fmax: float = Field(
-        default=0.1, gt=0, le=1.0, description="convergence on the nudged forces (eV/Å)"
+        default=0.1,
+        gt=0,
+        le=1.0,
+        allow_inf_nan=False,
+        description="convergence on the nudged forces (eV/Å)",
     )
     max_steps: int = Field(default=300, ge=1, le=10000, description="steps per band")
-    spring_ev_per_a2: float = Field(default=0.1, gt=0, description="spring constant k")
+    spring_ev_per_a2: float = Field(
+        default=0.1, gt=0, le=10, allow_inf_nan=False, description="spring constant k (eV/Å²)"
+    )
     climb: bool = Field(default=True, description="climbing image from the first step")
     min_cell_length_angstrom: float = Field(
-        default=7.0, ge=4.0, le=30.0, description="supercell: every cell height at least this (Å)"
+        default=7.0,
+        ge=4.0,
+        le=30.0,
+        allow_inf_nan=False,
+        description="supercell: every cell height at least this (Å)",
     )
     max_atoms: int = Field(default=100, ge=8, le=2000, description="largest supercell (atoms)")
 
@@ -286,36 +329,67 @@ class MDParams(Frozen):
         description="how the K are chosen: 'rank-score' (the rank stage's objectives and "
         "constraints that exist before MD) or a rankable property, best first",
     )
-    temperatures_K: list[float] = Field(
+    temperatures_K: list[Temperature] = Field(
         default_factory=lambda: [600.0, 800.0, 1000.0, 1200.0],
         min_length=1,
-        description="temperatures of the runs (K); three or more give an activation-energy error",
+        description="temperatures of the runs (K, each in (0, 5000]); three or more give an "
+        "activation-energy error",
     )
-    timestep_fs: float = Field(default=2.0, gt=0, le=5.0, description="integration step (fs)")
-    duration_ps: float = Field(default=20.0, gt=0, description="production time per run (ps)")
+    timestep_fs: float = Field(
+        default=2.0, gt=0, le=5.0, allow_inf_nan=False, description="integration step (fs)"
+    )
+    duration_ps: float = Field(
+        default=20.0,
+        gt=0,
+        le=100_000,
+        allow_inf_nan=False,
+        description="production time per run (ps)",
+    )
     equilibration_ps: float = Field(
-        default=2.0, ge=0, description="thermalisation before sampling (ps)"
+        default=2.0,
+        ge=0,
+        le=100_000,
+        allow_inf_nan=False,
+        description="thermalisation before sampling (ps)",
     )
     friction_per_ps: float = Field(
         default=1.0,
         gt=0,
+        le=1000,
+        allow_inf_nan=False,
         description="Langevin friction gamma (1/ps); small perturbs diffusion less",
     )
-    sample_interval_fs: float = Field(default=20.0, gt=0, description="time between saved frames")
-    min_cell_length_angstrom: float = Field(
-        default=10.0, gt=0, description="supercell: every cell height at least this (Å)"
+    sample_interval_fs: float = Field(
+        default=20.0,
+        gt=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="time between saved frames",
     )
-    max_atoms: int = Field(default=400, gt=0, description="largest supercell run")
+    min_cell_length_angstrom: float = Field(
+        default=10.0,
+        gt=0,
+        le=100,
+        allow_inf_nan=False,
+        description="supercell: every cell height at least this (Å)",
+    )
+    max_atoms: int = Field(default=400, gt=0, le=100_000, description="largest supercell run")
     min_hops: float = Field(
-        default=20.0, ge=0, description="fewer effective working-ion hops: flagged, not used"
+        default=20.0,
+        ge=0,
+        le=1_000_000,
+        allow_inf_nan=False,
+        description="fewer effective working-ion hops: flagged, not used",
     )
     max_framework_rms_angstrom: float = Field(
         default=1.0,
         gt=0,
+        le=20,
+        allow_inf_nan=False,
         description="framework RMS displacement above this (Å) means melting, amorphisation "
         "or decomposition: flagged, not used",
     )
-    seed: int = Field(default=0, description="random seed of the thermostat")
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="random seed of the thermostat")
     neb: NEBParams = Field(
         default_factory=NEBParams,
         description="tier 2: NEB vacancy-hop barriers for the same K, before the MD runs",
@@ -353,15 +427,16 @@ class MDParams(Frozen):
 class Objective(Frozen):
     """One ranking objective."""
 
-    weight: float = Field(default=1.0, ge=0)
+    weight: float = Field(default=1.0, ge=0, allow_inf_nan=False)
     direction: Literal["minimize", "maximize"]
 
 
 class Bounds(Frozen):
     """A hard constraint on a property: records outside leave the funnel at rank."""
 
-    min: float | None = None
-    max: float | None = None
+    # in the property's own unit (eV/atom, V, %, ...): no bound of their own, but finite
+    min: float | None = Field(default=None, allow_inf_nan=False)
+    max: float | None = Field(default=None, allow_inf_nan=False)
 
     @model_validator(mode="after")
     def _ordered(self) -> Bounds:
@@ -408,7 +483,7 @@ class RankParams(Frozen):
     uncertainty_samples: int = Field(
         default=512, ge=0, le=100000, description="Monte Carlo draws (0: no propagation)"
     )
-    seed: int = Field(default=0, description="seed of the Monte Carlo draws")
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="seed of the Monte Carlo draws")
 
     @classmethod
     def from_profile(cls, profile: str, role: str = "cathode", **overrides: Any) -> RankParams:
@@ -463,7 +538,9 @@ class DeliverParams(Frozen):
     """What the campaign directory receives at the end."""
 
     cif: bool = Field(default=True, description="one symmetrized CIF per ranked candidate")
-    symprec: float = Field(default=0.1, gt=0, description="symmetry tolerance for CIFs (Å)")
+    symprec: float = Field(
+        default=0.1, gt=0, le=1, allow_inf_nan=False, description="symmetry tolerance for CIFs (Å)"
+    )
     precursors: bool = Field(
         default=True,
         description="suggest balanced solid-state routes from common non-critical precursors",
@@ -471,6 +548,12 @@ class DeliverParams(Frozen):
     report: bool = Field(default=True, description="write the self-contained report.html")
     report_cards: int = Field(
         default=10, ge=0, description="candidates with a detailed card in the report"
+    )
+    report_top_n: int = Field(
+        default=200,
+        ge=1,
+        description="best candidates listed in the report's table and drawn in detail on its "
+        "Pareto plot (every ranked candidate is in candidates.csv)",
     )
 
 
@@ -506,7 +589,7 @@ class SearchParams(Frozen):
         description="stop after this many trials even below budget (default: 20 x budget: "
         "repeated and infeasible proposals cost no evaluation)",
     )
-    seed: int = Field(default=0, description="sampler seed")
+    seed: int = Field(default=0, ge=0, le=SEED_MAX, description="sampler seed")
 
     @field_validator("objectives")
     @classmethod

@@ -1,4 +1,9 @@
-"""User structures: files and folders named in the chemical space, as they are."""
+"""User structures: files and folders named in the chemical space, as they are.
+
+CIF, POSCAR/CONTCAR and pymatgen JSON are read with pymatgen, extended XYZ with ASE (each
+frame of a multi-frame file is a structure, labelled ``file@i``): see
+screen/candidates/structure_files.py.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from screen.candidates.generators.common import STAGE, make_record
+from screen.candidates.structure_files import frame_labels, read_structure_file
 from screen.records import structure_sha256
 from screen.workflow.catalog import structure_files_in
 
@@ -25,11 +31,22 @@ def structure_paths(space: ChemicalSpace) -> list[Path]:
     return paths
 
 
-def read_structures(space: ChemicalSpace) -> list[tuple[Path, Structure]]:
-    """(path, structure) of every user structure file."""
-    from pymatgen.core import Structure
+def read_labelled_structures(space: ChemicalSpace) -> list[tuple[Path, str, Structure]]:
+    """(path, label, structure) of every structure of every user structure file.
 
-    return [(path, Structure.from_file(path)) for path in structure_paths(space)]
+    The label is the file's name, or ``name@i`` for frame i of a multi-frame file.
+    """
+    out: list[tuple[Path, str, Structure]] = []
+    for path in structure_paths(space):
+        structures = read_structure_file(path)
+        labels = frame_labels(path, len(structures))
+        out += [(path, label, s) for label, s in zip(labels, structures, strict=True)]
+    return out
+
+
+def read_structures(space: ChemicalSpace) -> list[tuple[Path, Structure]]:
+    """(path, structure) of every user structure (one per frame of a multi-frame file)."""
+    return [(path, structure) for path, _, structure in read_labelled_structures(space)]
 
 
 def working_ion_of(structure: Structure, space: ChemicalSpace) -> str | None:
@@ -44,12 +61,12 @@ class UserStructures:
     name = "user-structures"
 
     def generate(self, space: ChemicalSpace, params: GenerateParams) -> list[Record]:
-        """One record per structure file."""
+        """One record per structure (per frame of a multi-frame file)."""
         records = []
-        for path, structure in read_structures(space):
+        for path, label, structure in read_labelled_structures(space):
             recipe = {
                 "generator": "user-structure",
-                "file": path.name,
+                "file": label,
                 "structure_sha256": structure_sha256(structure),
             }
             record = make_record(
