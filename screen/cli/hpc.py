@@ -47,9 +47,16 @@ def submit(
         raise fail(str(exc), code=1) from None
     shards = ", ".join(f"{k} {v} shard(s)" for k, v in plan.shards.items())
     console.print(f"campaign {workflow.name} -> {plan.root} ({shards})", highlight=False)
+    for warning in plan.warnings:
+        err.print(f"warning: {warning}", highlight=False, markup=False)
+    layout = plan.layout
     for step, script in plan.scripts.items():
         job = plan.job_ids.get(step)
-        console.print(f"  {step:9s} {script}" + (f"  job {job}" if job else ""), highlight=False)
+        parts = layout.parts.get(step, []) if layout else []
+        split = f"  [{layout.describe(step)}]" if layout and parts and (
+            layout.pack > 1 or len(parts) > 1) else ""  # fmt: skip
+        console.print(f"  {step:9s} {script}" + (f"  job {job}" if job else "") + split,
+                      highlight=False, markup=False)  # fmt: skip
     if dry_run:
         console.print("dry run, nothing submitted; the commands would be:")
         for command in plan.commands:
@@ -62,7 +69,15 @@ def submit(
 def task(
     directory: Annotated[Path, typer.Argument(help="campaign directory")],
     step: Annotated[str, typer.Argument(help="relax | estimate | md | finish")],
-    shard: Annotated[int | None, typer.Option(help="shard index (array steps)")] = None,
+    shard: Annotated[
+        int | None,
+        typer.Option(help="array task index (array steps): the shard, unless --shards/--pack"),
+    ] = None,
+    shards: Annotated[
+        str | None,
+        typer.Option(help="the shards of this array, e.g. 5-9 (task i runs the i-th --pack)"),
+    ] = None,
+    pack: Annotated[int, typer.Option(min=1, help="shards per array task")] = 1,
     workers: Annotated[str | None, typer.Option(help="workers on CPU [auto]")] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False,
 ) -> None:
@@ -71,7 +86,7 @@ def task(
 
     setup_logging(verbose)
     n: int | str | None = int(workers) if workers and workers.isdigit() else workers
-    code = run_task(directory.resolve(), step, shard, n)
+    code = run_task(directory.resolve(), step, shard, n, shards=shards, pack=pack)
     raise typer.Exit(code)
 
 

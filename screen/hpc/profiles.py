@@ -2,9 +2,10 @@
 
 A profile says how a site runs jobs: partition, account, CPUs, memory, GPUs, walltime per
 kind of job, the lines that prepare the environment (module loads, virtualenv), the array
-throttle and extra #SBATCH lines. Values that are not public facts of a site are written
-as ``<FILL: ...>`` placeholders; ``batscreen submit`` refuses a profile that still has
-one (``--dry-run`` shows the scripts anyway) and names the file and the field.
+throttle, extra #SBATCH lines and limits tighter than the cluster reports (``limits``).
+Values that are not public facts of a site are written as ``<FILL: ...>`` placeholders;
+``batscreen submit`` refuses a profile that still has one (``--dry-run`` writes the
+scripts anyway, with a warning listing the same fields) and names the file and the field.
 
 Job kinds: one per per-record stage (``relax``, ``md``: arrays over shards, one pilot task
 keeping a GPU busy with a whole shard); ``light`` runs the single jobs (estimate, finish).
@@ -55,6 +56,23 @@ class JobResources(BaseModel):
         return (int(days) if days else 0) * 86400 + h * 3600 + m * 60 + s
 
 
+class Limits(BaseModel):
+    """A site's limits that submit plans around.
+
+    Tighter than (or absent from) what ``scontrol show config`` and ``sacctmgr`` report;
+    None: what the cluster says.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    max_array_size: int | None = Field(
+        default=None, ge=1, description="array indices stay below N (SLURM's MaxArraySize)"
+    )
+    max_submit_jobs: int | None = Field(
+        default=None, ge=1, description="this user's pending + running jobs, each array task one"
+    )
+
+
 class Profile(BaseModel):
     """One cluster's way of running batscreen jobs."""
 
@@ -73,6 +91,7 @@ class Profile(BaseModel):
         default=300, ge=30, description="SIGUSR1 this long before the walltime (stop, flush)"
     )
     extra_sbatch: list[str] = Field(default_factory=list, description="more #SBATCH options")
+    limits: Limits = Field(default_factory=Limits, description="caps on arrays and job counts")
 
     def resources(self, kind: str) -> JobResources:
         """The resources of a job kind (defaults when the profile leaves it out)."""

@@ -14,6 +14,10 @@ or timed-out task loses nothing. ``status`` reads SLURM and the campaign store;
 ``resubmit`` submits only the unfinished shards and the steps after them; ``collect``
 merges everything and writes the deliverables (the finish job does the same).
 The submissions are recorded in ``<campaign>/slurm/jobs.json``.
+
+An array step larger than the cluster allows (MaxArraySize, MaxSubmitJobs, MaxJobCount,
+or the profile's ``limits``) is split into several arrays and, when the job budget
+requires it, packs several shards into each task: ``screen.hpc.layout``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from screen.hpc.layout import ArrayPart, Layout, plan_layout, plan_parts, throttle_share
 from screen.hpc.profiles import Profile, ProfileError, quoted, render_job
 from screen.stage_table import PER_RECORD, STAGE_NAMES, STAGES, stage
 from screen.store.atomic import atomic_write_text
@@ -66,13 +71,18 @@ KIND = {name: name if name in ARRAY_STEPS else "light" for name in STEPS}
 
 @dataclass
 class SubmitPlan:
-    """What submit wrote (and submitted): scripts, array sizes, sbatch commands, job ids."""
+    """What submit wrote (and submitted): scripts, array sizes, sbatch commands, job ids.
+
+    ``job_ids``: per step its job id, or the ids of its arrays joined with ','.
+    """
 
     root: Path
     scripts: dict[str, Path]
     shards: dict[str, int]
     commands: list[str] = field(default_factory=list)
     job_ids: dict[str, str] = field(default_factory=dict)
+    layout: Layout | None = None
+    warnings: list[str] = field(default_factory=list)
 
 
 def slurm_dir(root: Path) -> Path:
@@ -85,47 +95,86 @@ def _read_jobs(root: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {"submissions": []}
 
 
-def _record_job(root: Path, step: str, job_id: str, array: str | None, dep: str | None) -> None:
+def _record_job(
+    root: Path,
+    step: str,
+    job_id: str,
+    part: ArrayPart | None,
+    dep: str | None,
+    settings: dict[str, Any] | None = None,
+) -> None:
+    """Append one submission to jobs.json (``settings``: what resubmit needs of the profile)."""
     data = _read_jobs(root)
+    if settings is not None:
+        data["settings"] = settings
     data["submissions"].append(
-        {"step": step, "job_id": job_id, "array": array, "dependency": dep, "utc": utc_now()}
-    )
+        {"step": step, "job_id": job_id, "array": part.array() if part else None,
+         **(part.record() if part else {}), "dependency": dep, "utc": utc_now()}
+    )  # fmt: skip
     atomic_write_text(slurm_dir(root) / "jobs.json", json.dumps(data, indent=1))
+
+
+def _settings(profile: Profile) -> dict[str, Any]:
+    return {"account": profile.account, "array_throttle": profile.array_throttle,
+            "limits": profile.limits.model_dump()}  # fmt: skip
+
+
+def placeholder_problem(profile: Profile, profile_path: Path) -> str | None:
+    """The fields of a profile still holding <FILL: ...>, as submit refuses them."""
+    missing = profile.placeholders()
+    if not missing:
+        return None
+    return f"{profile_path}: fill in the site values first ({'; '.join(missing)})"
 
 
 def task_command(profile: Profile, root: Path, step: str) -> str:
     """The command line a job of ``step`` runs."""
     base = f"{profile.batscreen} task {quoted(root)} {step}"
-    return base + ' --shard "$SLURM_ARRAY_TASK_ID"' if step in ARRAY_STEPS else base
+    # "$@": the part's --shards/--pack when submit splits or packs the array
+    return base + ' --shard "$SLURM_ARRAY_TASK_ID" "$@"' if step in ARRAY_STEPS else base
 
 
 def render_scripts(
-    profile: Profile, root: Path, name: str, shards: dict[str, int]
+    profile: Profile,
+    root: Path,
+    name: str,
+    shards: dict[str, int],
+    layout: Layout | None = None,
 ) -> dict[str, str]:
-    """The text of every step's job script (steps without work are left out)."""
+    """The text of every step's job script (steps without work are left out).
+
+    An array script's ``#SBATCH --array`` is its first part's (all shards, without a
+    layout); submit passes the others' on the command line.
+    """
     logs = slurm_dir(root) / "logs"
     scripts = {}
     for step in STEPS:
         if step in ARRAY_STEPS and shards.get(step, 0) == 0:
             continue
+        array = None
+        if step in ARRAY_STEPS:
+            parts = layout.parts.get(step) if layout else None
+            array = (parts or plan_parts(range(shards[step]), 1, None))[0].array()
         scripts[step] = render_job(
             profile,
             kind=KIND[step],
             job_name=f"bs-{name}-{step}",
             log_dir=logs,
             command=task_command(profile, root, step),
-            array=_array(shards, step),
+            array=array,
         )
     return scripts
 
 
-def write_scripts(campaign: Campaign, profile: Profile, shards: dict[str, int]) -> dict[str, Path]:
+def write_scripts(
+    campaign: Campaign, profile: Profile, shards: dict[str, int], layout: Layout | None = None
+) -> dict[str, Path]:
     """Write the job scripts into <campaign>/slurm/; returns their paths."""
     root = campaign.root.resolve()
     (slurm_dir(root) / "logs").mkdir(parents=True, exist_ok=True)
     name = campaign.meta.get("name", "campaign")
     paths = {}
-    for step, text in render_scripts(profile, root, name, shards).items():
+    for step, text in render_scripts(profile, root, name, shards, layout).items():
         path = slurm_dir(root) / f"{step}.sbatch"
         atomic_write_text(path, text)
         paths[step] = path
@@ -159,47 +208,70 @@ def prepare(workflow: Any, out: Path) -> tuple[Campaign, dict[str, int]]:
 def submit(
     workflow: Any, out: Path, profile: Profile, profile_path: Path, *, dry_run: bool = False
 ) -> SubmitPlan:
-    """Write the job scripts and (unless ``dry_run``) submit the chain."""
-    from screen.hpc import slurm
+    """Write the job scripts and (unless ``dry_run``) submit the chain.
 
+    A dry run with unfilled profile values still writes the scripts and warns
+    (``plan.warnings``) with the fields that a real submit refuses.
+    """
+    from screen.hpc import slurm
+    from screen.hpc.layout import effective_limits
+
+    warnings: list[str] = []
+    problem = placeholder_problem(profile, profile_path)
+    if problem and not dry_run:
+        raise ProfileError(problem + "; --dry-run shows the scripts as they are")
+    if problem:
+        warnings.append(problem + "; submit refuses the profile until then")
     if not dry_run:
-        missing = profile.placeholders()
-        if missing:
-            raise ProfileError(
-                f"{profile_path}: fill in the site values first ({'; '.join(missing)}); "
-                "--dry-run shows the scripts as they are"
-            )
         from screen.potentials.weights import verified_identity
 
         verified_identity(workflow.potential.card())  # weights staged, or the staging command
     campaign, shards = prepare(workflow, out)
-    scripts = write_scripts(campaign, profile, shards)
-    plan = SubmitPlan(campaign.root, scripts, shards)
-    previous: str | None = None
+    limits = effective_limits(slurm.cluster_limits(profile.account), profile.limits)
+    steps = [s for s in STEPS if s not in ARRAY_STEPS or shards.get(s, 0) > 0]
+    singles = len([s for s in steps if s not in ARRAY_STEPS])
+    layout = plan_layout({s: range(shards[s]) for s in steps if s in ARRAY_STEPS}, singles,
+                         limits)  # fmt: skip
+    warnings += layout.warnings({s: profile.resources(KIND[s]).time for s in ARRAY_STEPS})
+    scripts = write_scripts(campaign, profile, shards, layout)
+    plan = SubmitPlan(campaign.root, scripts, shards, layout=layout, warnings=warnings)
+    settings: dict[str, Any] | None = _settings(profile)
+    previous: list[str] = []
     for step, script in scripts.items():
-        dep = f"afterok:{previous}" if previous else None
-        shown = f"afterok:${{{previous_name(plan, step)}}}" if previous else None
-        plan.commands.append(
-            "sbatch --parsable" + (f" --dependency={shown}" if shown else "") + f" {script}"
-        )
-        if dry_run:
-            previous = "DRY"
-            continue
-        job_id = slurm.sbatch(script, dependency=dep)
-        plan.job_ids[step] = job_id
-        _record_job(campaign.root, step, job_id, _array(shards, step), dep)
-        previous = job_id
+        parts: list[ArrayPart | None] = [None]
+        if layout.parts.get(step):
+            parts = [*layout.parts[step]]
+        share = throttle_share(profile.array_throttle, len(parts))
+        ids = []
+        for k, part in enumerate(parts):
+            array = part.array(share) if part and len(parts) > 1 else None
+            args = part.args() if part else []
+            if dry_run:
+                shown = f"afterok:{':'.join(f'${{{v}}}' for v in previous)}" if previous else None
+                plan.commands.append(_command(script, shown, array, args))
+                ids.append(f"{step.upper()}_JOB" + (f"_{k + 1}" if len(parts) > 1 else ""))
+                continue
+            dep = f"afterok:{':'.join(previous)}" if previous else None
+            plan.commands.append(_command(script, dep, array, args))
+            job_id = slurm.sbatch(script, dependency=dep, array=array, args=args)
+            _record_job(campaign.root, step, job_id, part, dep, settings)
+            settings = None
+            ids.append(job_id)
+        if not dry_run:
+            plan.job_ids[step] = ",".join(ids)
+        previous = ids
     return plan
 
 
-def previous_name(plan: SubmitPlan, step: str) -> str:
-    """Shell variable name of the job a dry-run step depends on (for the printout)."""
-    steps = list(plan.scripts)
-    return f"{steps[steps.index(step) - 1].upper()}_JOB"
-
-
-def _array(shards: dict[str, int], step: str) -> str | None:
-    return f"0-{shards[step] - 1}" if step in ARRAY_STEPS else None
+def _command(script: Path, dep: str | None, array: str | None, args: list[str]) -> str:
+    """The sbatch command line as a user would type it."""
+    return (
+        "sbatch --parsable"
+        + (f" --dependency={dep}" if dep else "")
+        + (f" --array={array}" if array else "")
+        + f" {script}"
+        + "".join(f" {quoted(a)}" for a in args)
+    )
 
 
 # ------------------------------------------------------------------------- status
@@ -241,6 +313,7 @@ def campaign_status(root: Path, states: dict[str, Any] | None = None) -> list[St
     """Per step: shards done / running / pending / failed (with reason and log path).
 
     ``states``: the SLURM states of the campaign's jobs when the caller has them already.
+    Shards are mapped to the array task that ran them (split or packed arrays included).
     """
     from screen.executors.local import sealed_shards, shard_count
     from screen.hpc import slurm
@@ -253,6 +326,7 @@ def campaign_status(root: Path, states: dict[str, Any] | None = None) -> list[St
     out = []
     for step in STEPS:
         mine = [s for s in submissions if s["step"] == step]
+        tasks = [(sub, ArrayPart.from_record(sub).task_of()) for sub in mine]
         if step in ARRAY_STEPS:
             stage_dir = campaign.stage_dir(step)
             total = shard_count(stage_dir) or _planned(mine)
@@ -261,67 +335,76 @@ def campaign_status(root: Path, states: dict[str, Any] | None = None) -> list[St
             total = 1 if mine else 0
             done_set = {0} if campaign.has_output(LAST_STAGE[step]) else set()
         status = StepStatus(step, total, done=len(done_set & set(range(total))))
-        for index in range(total):
-            if index in done_set:
+        for shard in range(total):
+            if shard in done_set:
                 continue
-            latest = _latest_state(mine, states, index if step in ARRAY_STEPS else None)
+            latest = _latest_state(tasks, states, shard if step in ARRAY_STEPS else None)
             if latest is None:
                 status.pending += 1 if mine else 0
                 continue
-            sub, state = latest
+            sub, index, state = latest
             if state.state in ("RUNNING", "COMPLETING", "CONFIGURING"):
                 status.running += 1
             elif state.state == "PENDING":
                 status.pending += 1
                 if state.reason == "DependencyNeverSatisfied":
-                    status.failed[index] = ("dependency failed", "")
+                    status.failed[shard] = ("dependency failed", "")
                     status.pending -= 1
             else:
-                shard = index if step in ARRAY_STEPS else None
-                log = _log_path(root, name, step, sub["job_id"], shard)
+                log = _log_path(root, name, step, sub["job_id"], index)
                 reason = state.state + (f" ({state.exit_code})" if state.exit_code else "")
                 detail = _last_error(log)
-                status.failed[index] = (reason + (f": {detail}" if detail else ""), str(log))
+                status.failed[shard] = (reason + (f": {detail}" if detail else ""), str(log))
         out.append(status)
     return out
 
 
 def _planned(submissions: list[dict[str, Any]]) -> int:
-    """Shards of an array step as first submitted (before its plan exists)."""
-    from screen.hpc.slurm import array_indices
-
-    indices = array_indices(submissions[0].get("array")) if submissions else []
-    return max(indices) + 1 if indices else 0
+    """Shards of an array step as submitted (before its plan exists)."""
+    covered = [k for sub in submissions for k in ArrayPart.from_record(sub).covered()]
+    return max(covered) + 1 if covered else 0
 
 
 def _latest_state(
-    submissions: list[dict[str, Any]], states: dict[str, Any], index: int | None
-) -> tuple[dict[str, Any], Any] | None:
-    """The newest submission that covers this shard, with its SLURM state."""
-    from screen.hpc.slurm import TaskState, array_indices
+    tasks: list[tuple[dict[str, Any], dict[int, int]]], states: dict[str, Any], shard: int | None
+) -> tuple[dict[str, Any], int | None, Any] | None:
+    """The newest submission that covers this shard, its task index and its SLURM state.
 
-    for sub in reversed(submissions):
-        if index is not None and index not in array_indices(sub.get("array")):
+    ``tasks``: the step's submissions, each with its map shard -> array task index.
+    """
+    from screen.hpc.slurm import TaskState
+
+    for sub, task_of in reversed(tasks):
+        index = None if shard is None else task_of.get(shard)
+        if shard is not None and index is None:
             continue
         key = sub["job_id"] if index is None else f"{sub['job_id']}_{index}"
         state = states.get(key)
         if state is None and index is not None:
-            parent = states.get(sub["job_id"])  # a pending array not yet split into tasks
-            state = parent
+            state = states.get(sub["job_id"])  # a pending array not yet split into tasks
         if state is None:
-            return sub, TaskState(key, "UNKNOWN", "SLURM no longer reports it")
-        return sub, state
+            return sub, index, TaskState(key, "UNKNOWN", "SLURM no longer reports it")
+        return sub, index, state
     return None
 
 
 # ------------------------------------------------------------------------- resubmit
 def resubmit(root: Path) -> SubmitPlan:
-    """Submit what is missing or failed, and the steps after it; nothing done twice."""
+    """Submit what is missing or failed, and the steps after it; nothing done twice.
+
+    The unfinished shards are laid out anew within the cluster's limits (and the
+    profile's, as recorded at submit): split into arrays, packed when the job budget
+    requires it (``screen.hpc.layout``).
+    """
     from screen.executors.local import sealed_shards
     from screen.hpc import slurm
+    from screen.hpc.layout import effective_limits
+    from screen.hpc.profiles import Limits
 
     root = root.resolve()
-    submissions = _read_jobs(root)["submissions"]
+    jobs = _read_jobs(root)
+    settings = jobs.get("settings") or {}
+    submissions = jobs["submissions"]
     states = slurm.job_states(s["job_id"] for s in submissions)
     statuses = {s.step: s for s in campaign_status(root, states)}
     scripts = {p.stem: p for p in sorted(slurm_dir(root).glob("*.sbatch"))}
@@ -334,7 +417,8 @@ def resubmit(root: Path) -> SubmitPlan:
     }
     slurm.scancel(waiting)
     states = {k: v for k, v in states.items() if v.parent not in waiting}
-    previous: list[str] = []
+    # what each step needs: (its active job ids, the shards to run | None: its single job)
+    todo: list[tuple[str, list[str], list[int] | None]] = []
     started = False
     for step in STEPS:
         if step not in scripts:
@@ -352,21 +436,26 @@ def resubmit(root: Path) -> SubmitPlan:
                 for st in states.values()
             )
         ]
-        dep = f"afterok:{':'.join(previous)}" if previous else None
         if step in ARRAY_STEPS:
             total = status.total or _planned([s for s in submissions if s["step"] == step])
             busy = _busy_shards(submissions, states, step)
             sealed = sealed_shards(Campaign.load(root).stage_dir(step))
-            missing = [k for k in range(total) if k not in sealed and k not in busy]
-            ids = list(active)
-            if missing:
-                array = ",".join(map(str, missing))
-                job_id = slurm.sbatch(scripts[step], dependency=dep, array=array)
-                _record_job(root, step, job_id, array, dep)
-                plan.job_ids[step] = job_id
-                ids.append(job_id)
-            previous = ids or previous
+            skip = sealed | busy
+            todo.append((step, active, [k for k in range(total) if k not in skip]))
         else:
+            todo.append((step, active, None))
+    limits = effective_limits(
+        slurm.cluster_limits(settings.get("account")),
+        Limits.model_validate(settings.get("limits") or {}),
+    )
+    singles = len([1 for _, active, missing in todo if missing is None and not active])
+    layout = plan_layout({s: m for s, _, m in todo if m}, singles, limits)
+    plan.layout = layout
+    throttle = settings.get("array_throttle")
+    previous: list[str] = []
+    for step, active, missing in todo:
+        dep = f"afterok:{':'.join(previous)}" if previous else None
+        if missing is None:
             if active:
                 previous = active
                 continue
@@ -374,35 +463,63 @@ def resubmit(root: Path) -> SubmitPlan:
             _record_job(root, step, job_id, None, dep)
             plan.job_ids[step] = job_id
             previous = [job_id]
+            continue
+        ids = list(active)
+        parts = layout.parts.get(step, [])
+        share = throttle_share(throttle, len(parts))
+        new = []
+        for part in parts:
+            array = part.array(share)
+            job_id = slurm.sbatch(scripts[step], dependency=dep, array=array, args=part.args())
+            _record_job(root, step, job_id, part, dep)
+            new.append(job_id)
+        if new:
+            plan.job_ids[step] = ",".join(new)
+        previous = ids + new or previous
     return plan
 
 
 def _busy_shards(submissions: list[dict[str, Any]], states: dict[str, Any], step: str) -> set[int]:
-    from screen.hpc.slurm import ACTIVE_STATES, array_indices
+    """Shards that a queued or running task of ``step`` will run (or runs)."""
+    from screen.hpc.slurm import ACTIVE_STATES
 
     busy: set[int] = set()
     for sub in submissions:
         if sub["step"] != step:
             continue
+        part = ArrayPart.from_record(sub)
         for st in states.values():
             if st.parent != sub["job_id"] or st.state not in ACTIVE_STATES:
                 continue
             if st.array_index is not None:
-                busy.add(st.array_index)
+                busy.update(part.shards_of(st.array_index))
             else:  # the array has not been split into tasks yet
-                busy.update(array_indices(sub.get("array")))
+                busy.update(part.covered())
     return busy
 
 
 # ------------------------------------------------------------------------- tasks
-def run_task(root: Path, step: str, shard: int | None, workers: int | str | None) -> int:
+def run_task(
+    root: Path,
+    step: str,
+    shard: int | None,
+    workers: int | str | None,
+    *,
+    shards: str | None = None,
+    pack: int = 1,
+) -> int:
     """What one SLURM job runs; the exit code tells SLURM (and afterok) how it went.
 
-    0: the step's work is complete; 75 (EX_TEMPFAIL): stopped at the walltime warning
-    (SIGUSR1) or otherwise incomplete, finished records journaled, resubmit to go on.
+    An array task runs shard ``shard`` (its task index), or with ``shards`` (an array
+    spec, e.g. '5-9') and ``pack`` the shards ``shards[shard*pack : shard*pack+pack]``,
+    one after the other. 0: the step's work is complete; 75 (EX_TEMPFAIL): stopped at the
+    walltime warning (SIGUSR1) or otherwise incomplete, finished records journaled,
+    resubmit to go on. A shard that fails does not keep the task's next shards from
+    running; the task then fails with the first error.
     """
     import signal
 
+    from screen.hpc.layout import task_shards
     from screen.pipeline import run, run_shard
 
     stop = {"now": False}
@@ -416,9 +533,32 @@ def run_task(root: Path, step: str, shard: int | None, workers: int | str | None
     if step in ARRAY_STEPS:
         if shard is None:
             raise ValueError(f"step {step} needs --shard")
-        outcome = run_shard(root, step, shard, workers=workers, should_stop=lambda: stop["now"])
-        print(f"{step} shard {shard}: {outcome.done}/{outcome.size} records done", flush=True)
-        return 0 if outcome.complete else 75
+        mine = task_shards(shard, shards, pack)
+        complete = True
+        errors: list[BaseException] = []
+        for index in mine:
+            if stop["now"]:
+                complete = False
+                print(f"{step} shard {index}: not started (stopping)", flush=True)
+                continue
+            try:
+                outcome = run_shard(
+                    root, step, index, workers=workers, should_stop=lambda: stop["now"]
+                )
+            except Exception as exc:
+                if len(mine) == 1:
+                    raise
+                import traceback
+
+                traceback.print_exc()  # into the task's log; its other shards still run
+                print(f"{step} shard {index}: failed: {exc!r}", flush=True)
+                errors.append(exc)
+                continue
+            print(f"{step} shard {index}: {outcome.done}/{outcome.size} records done", flush=True)
+            complete = complete and outcome.complete
+        if errors:
+            raise errors[0]
+        return 0 if complete else 75
     if step not in STEPS:
         raise ValueError(f"unknown step {step!r}; steps: {', '.join(STEPS)}")
     campaign = Campaign.load(root)
