@@ -79,11 +79,12 @@ def test_status_summarizes_a_partial_campaign(tmp_path, lj_workflow, lj):
     result = screen.run(lj_workflow, tmp_path / "camp", potential=lj)
     relax_dir = result.root / "stages" / "relax"
     relaxed = [r for r in read_shard(relax_dir / "records.jsonl") if "relax" in r.status]
-    for path in relax_dir.glob("*.jsonl"):
-        path.unlink()  # as if killed after one relaxation
+    for path in [*relax_dir.glob("*.jsonl"), relax_dir / "manifest.json"]:
+        path.unlink()  # as if killed after one relaxation (a stage's manifest comes with it)
     Journal(relax_dir / "shard-0000.journal.jsonl").append(relaxed[0])
     for later in ("estimate", "rank", "deliver"):
-        (result.root / "stages" / later / "records.jsonl").unlink()
+        for name in ("records.jsonl", "manifest.json"):
+            (result.root / "stages" / later / name).unlink()
     info = summarize(result.root)
     states = {s.stage: s for s in info["stages"]}
     assert states["prefilter"].state == "done" and states["prefilter"].passed == len(relaxed)

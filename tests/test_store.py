@@ -67,7 +67,9 @@ def test_directory_of_another_campaign_is_refused(tmp_path):
     root = tmp_path / "camp"
     Campaign.open(root, _workflow(tmp_path))
     other = _workflow(tmp_path, **{"stages.relax.fmax": 0.02})
-    with pytest.raises(CampaignDirectoryError, match=r"differs in: stages\.relax\.fmax"):
+    with pytest.raises(
+        CampaignDirectoryError, match=r"this workflow: stages\.relax\.fmax: 0\.05 -> 0\.02"
+    ):
         Campaign.open(root, other)
 
 
