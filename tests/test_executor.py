@@ -204,3 +204,15 @@ def test_workers_that_always_die_at_start_are_an_error_not_failed_records(
     with pytest.raises(RuntimeError, match="die before finishing any record"):
         run_record_stage(_stage(), records, tmp_path, workers=2, shard_size=4)
     assert not list(tmp_path.glob("shard-*"))  # nothing marked failed
+
+
+def test_workers_are_capped_at_the_usable_cores(caplog):
+    from screen.executors.local import resolve_worker_count, resolve_workers, usable_cores
+
+    cores = usable_cores()
+    caplog.set_level("WARNING")
+    assert resolve_worker_count(100_000) == cores
+    assert "100000 asked for" in caplog.text
+    assert resolve_worker_count("auto") == "auto"
+    assert resolve_workers(100_000, "cpu", 10_000) == cores
+    assert resolve_workers(4, "cuda:0", 10) == 1
