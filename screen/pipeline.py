@@ -26,7 +26,12 @@ from screen.provenance import device_description, host_description, package_vers
 from screen.records import Record
 from screen.stage_table import PER_RECORD, STAGE_NAMES, STAGES, previous, run_stage, stage
 from screen.store.campaign import Campaign, CampaignDirectoryError, utc_now
-from screen.store.lock import campaign_lock, shard_lock
+from screen.store.lock import (
+    campaign_lock,
+    refuse_if_run_holds,
+    refuse_if_tasks_run,
+    shard_lock,
+)
 from screen.workflow.load import load_workflow
 from screen.workflow.spec import Workflow
 
@@ -140,6 +145,7 @@ def run(
         verified_identity(workflow.potential.card())  # weights present and verified, or stop
     campaign = Campaign.open(Path(out) if out is not None else default_out(workflow), workflow)
     with campaign_lock(campaign.root):
+        refuse_if_tasks_run(campaign.root)
         return _run_locked(workflow, campaign, workers, progress, potential, until, frozen)
 
 
@@ -325,6 +331,7 @@ def run_shard(
         workflow, campaign, None, workers, progress, only_shard=index, should_stop=should_stop
     )
     active = [r for r in checked.records if r.active]
+    refuse_if_run_holds(campaign.root)
     with shard_lock(campaign.stage_dir(step.name), index):
         try:
             step.run(active, step.params_of(workflow.stages), context)

@@ -244,6 +244,7 @@ def test_shard_tasks_lock_their_own_shard_only(tmp_path):
 
     with (
         shard_lock(tmp_path, 0),
+        shard_lock(tmp_path, 2),
         shard_lock(tmp_path, 1),
         pytest.raises(LockHeld, match="shard 0"),
         shard_lock(tmp_path, 0),
@@ -301,3 +302,20 @@ def test_a_campaign_without_manifests_is_adopted(tmp_path, finished, lj_model):
     assert last["stages_run"] == [] and len(last["stages_reused"]) == len(STAGE_NAMES)
     assert len(list((copy / "stages").glob("*/manifest.json"))) == len(STAGE_NAMES)
     assert _outcome(copy) == before
+
+
+def test_a_run_is_refused_while_a_task_holds_a_shard_and_the_reverse(tmp_path, finished):
+    from screen.store.lock import LockHeld, refuse_if_run_holds, refuse_if_tasks_run
+
+    _, root, _ = finished
+    copy = tmp_path / "camp"
+    shutil.copytree(root, copy)
+    lock = copy / "stages" / "relax" / "shard-0000.lock"
+    for path in (lock, copy / ".lock"):
+        path.write_text(json.dumps({"host": "node7", "pid": 12, "started_utc": "now"}))
+    with pytest.raises(LockHeld, match=r"shard-0000\.lock"):
+        refuse_if_tasks_run(copy)
+    with pytest.raises(LockHeld, match="node7"):
+        refuse_if_run_holds(copy)
+    lock.unlink()
+    refuse_if_tasks_run(copy)

@@ -175,3 +175,29 @@ def shard_lock(stage_dir: Path, index: int) -> Iterator[FileLock]:
     path = Path(stage_dir) / f"shard-{index:04d}.lock"
     with FileLock(path, f"shard {index} of {stage_dir}") as lock:
         yield lock
+
+
+def held_elsewhere(paths: list[Path]) -> tuple[Path, dict[str, Any]] | None:
+    """The first of ``paths`` that is a lock held (not stale) by another process."""
+    for path in paths:
+        holder = read_holder(path)
+        if not path.exists() or is_stale(path, holder):
+            continue
+        if holder.get("pid") == os.getpid() and holder.get("host") == socket.gethostname():
+            continue
+        return path, holder
+    return None
+
+
+def refuse_if_tasks_run(root: Path) -> None:
+    """Raise LockHeld when a SLURM task holds a shard of this campaign (before a run)."""
+    held = held_elsewhere(sorted(Path(root).glob("stages/*/shard-*.lock")))
+    if held is not None:
+        raise LockHeld(held[0], held[1], f"a shard of campaign {root}")
+
+
+def refuse_if_run_holds(root: Path) -> None:
+    """Raise LockHeld when a run or collect holds the campaign (before a SLURM task)."""
+    held = held_elsewhere([Path(root) / ".lock"])
+    if held is not None:
+        raise LockHeld(held[0], held[1], f"campaign {root}")
