@@ -273,7 +273,15 @@ def _run_pool(
 ) -> None:
     finished_before = len(book.done)
     while records:
+        given = len(records)
         suspects, records = _pool_pass(stage, records, book, workers, report)
+        if not suspects and len(records) == given and not _workers_start(stage):
+            # the pool broke before it took a single record, and a fresh worker cannot
+            # start either: retrying would loop for ever
+            raise RuntimeError(
+                f"{stage.name}: worker processes die before taking any record (cannot load "
+                "the potential? out of memory?); nothing was marked failed"
+            )
         # in flight when a worker died: retried one at a time to find the culprit (a record
         # whose lone worker dies before it even starts counts as a crash too)
         crashed = [r for r in suspects if any(_pool_pass(stage, [r], book, 1, report))]
