@@ -83,6 +83,7 @@ def write_output(
     fd, tmp = tempfile.mkstemp(prefix=f".{OUTPUT}.", suffix=".tmp", dir=stage_dir)
     digest = hashlib.sha256()
     ids: list[str] = []
+    reached = passed = 0
     try:
         share_fd(fd)
         with os.fdopen(fd, "wb") as fh:
@@ -91,6 +92,9 @@ def write_output(
                 digest.update(line)
                 fh.write(line)
                 ids.append(record.id)
+                if stage in record.status:
+                    reached += 1
+                    passed += record.status[stage].state == "ok"
             fh.flush()
             os.fsync(fh.fileno())
             size = fh.tell()
@@ -103,6 +107,8 @@ def write_output(
             "stage": stage,
             "written_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "records": len(ids),
+            "reached": reached,  # records the stage took (status reads these, not records)
+            "passed": passed,
             "ids": ids,
             "input_sha256": input_sha256,
             "files": entries,
@@ -129,6 +135,29 @@ def read_manifest(stage_dir: Path) -> dict[str, Any] | None:
     if not isinstance(data, dict) or data.get("format") != FORMAT or "files" not in data:
         raise ValueError(f"{path} is damaged (not a stage manifest)")
     return data
+
+
+def verified_counts(stage_dir: Path, root: Path) -> tuple[dict[str, int] | None, str]:
+    """Record counts of a finished stage from its manifest, its files checked, not parsed.
+
+    For status of a large campaign: (records, reached, passed) with every file's sha256
+    checked; (None, '') when the manifest lacks the counts (older) or the stage never
+    finished; (None, problem) when something is damaged.
+    """
+    try:
+        manifest = read_manifest(stage_dir)
+    except ValueError as exc:
+        return None, str(exc)
+    out = stage_dir / OUTPUT
+    if manifest is None or "reached" not in manifest or not out.is_file():
+        return None, ""
+    for name, entry in manifest["files"].items():
+        path = stage_dir / OUTPUT if name == OUTPUT else root / name
+        if not path.is_file():
+            return None, f"{path} is missing"
+        if file_sha256(path) != entry.get("sha256"):
+            return None, f"{path} does not match its manifest"
+    return {k: int(manifest[k]) for k in ("records", "reached", "passed")}, ""
 
 
 def _read_records(path: Path) -> tuple[list[Record] | None, str]:
