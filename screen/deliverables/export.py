@@ -21,12 +21,14 @@ import os
 import shutil
 import tempfile
 import warnings
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from screen.deliverables.table import candidate_table, cif_name, ranked
 from screen.records import Record
-from screen.store.atomic import atomic_write_bytes, atomic_write_text
+from screen.store.atomic import atomic_open, atomic_write_bytes, atomic_write_text
+from screen.store.permissions import share_dir
 
 if TYPE_CHECKING:  # pragma: no cover
     from pymatgen.core import Structure
@@ -50,13 +52,29 @@ def candidates_json(records: list[Record], potential: str) -> str:
     method, model; initial and relaxed structures as pymatgen dicts; provenance; status).
     ``screen.load_candidates(path)`` reads it back into records.
     """
-    payload = {
-        "format": "batscreen-candidates",
-        "version": 1,
-        "potential": potential,
-        "candidates": [r.model_dump(mode="json") for r in ranked(records)],
-    }
-    return json.dumps(payload, indent=1, default=str)
+    return "".join(candidates_json_chunks(records, potential))
+
+
+def candidates_json_chunks(records: list[Record], potential: str) -> Iterator[str]:
+    """The text of :func:`candidates_json` in pieces, one candidate at a time.
+
+    The same characters as ``json.dumps(payload, indent=1)`` of the whole, without the
+    whole in memory (over a gigabyte for 50,000 ranked candidates): each candidate is
+    dumped alone and indented to its depth in the list (a JSON string never holds a raw
+    newline, so re-indenting every line is exact).
+    """
+    head = {"format": "batscreen-candidates", "version": 1, "potential": potential}
+    text = json.dumps({**head, "candidates": []}, indent=1, default=str)
+    assert text.endswith('"candidates": []\n}')
+    candidates = ranked(records)
+    if not candidates:
+        yield text
+        return
+    yield text[: -len("[]\n}")] + "["
+    for index, record in enumerate(candidates):
+        item = json.dumps(record.model_dump(mode="json"), indent=1, default=str)
+        yield ("," if index else "") + "\n  " + item.replace("\n", "\n  ")
+    yield "\n ]\n}"
 
 
 def load_candidates(path: str | Path) -> list[Record]:
@@ -113,6 +131,7 @@ def write_cifs(directory: Path, records: list[Record], symprec: float) -> list[P
     tmp = Path(tempfile.mkdtemp(prefix=".cifs.", dir=directory.parent))
     written = []
     try:
+        share_dir(tmp)  # mkdtemp makes it 0700: readable by the group as the umask allows
         for record in ranked(records):
             (tmp / cif_name(record)).write_text(cif_text(record.current_structure(), symprec))
             written.append(directory / cif_name(record))
@@ -127,10 +146,43 @@ def write_cifs(directory: Path, records: list[Record], symprec: float) -> list[P
     return written
 
 
-def results_table(records: list[Record]) -> Any:
-    """A pyarrow Table with one row per record."""
-    import pyarrow as pa
+#: records per block of results.parquet's rows built at a time (their JSON text as Python
+#: strings takes several times the memory of the Arrow columns)
+_TABLE_BLOCK = 2000
 
+
+def _result_row(record: Record, names: list[str]) -> dict[str, Any]:
+    exit_info = record.exit_stage()
+    recipe = record.provenance.get("recipe", {})
+    row: dict[str, Any] = {
+        "id": record.id,
+        "formula": record.formula,
+        "generator": recipe.get("generator"),
+        "prototype": recipe.get("prototype"),
+        "working_ion": record.working_ion,
+        "active": record.active,
+        "exit_stage": exit_info[0] if exit_info else None,
+        "exit_state": exit_info[1].state if exit_info else None,
+        "exit_reason": exit_info[1].reason if exit_info else None,
+        "exit_detail": exit_info[1].detail if exit_info else None,
+    }
+    for name in names:
+        value = record.value(name)
+        row[name] = json.dumps(value) if isinstance(value, list | dict) else value
+    row["structure_json"] = json.dumps(record.structure)
+    row["relaxed_structure_json"] = (
+        json.dumps(record.relaxed_structure) if record.relaxed_structure else None
+    )
+    row["properties_json"] = json.dumps(
+        {k: v.model_dump(mode="json") for k, v in record.properties.items()}
+    )
+    row["status_json"] = json.dumps({k: v.model_dump() for k, v in record.status.items()})
+    row["provenance_json"] = json.dumps(record.provenance, default=str)
+    return row
+
+
+def _columns(records: list[Record]) -> tuple[list[str], dict[str, str], dict[str, str]]:
+    """Property columns of results.parquet, and each one's unit and method (first seen)."""
     names = sorted({name for r in records for name in r.properties})
     units: dict[str, str] = {}
     methods: dict[str, str] = {}
@@ -138,52 +190,80 @@ def results_table(records: list[Record]) -> Any:
         for name, prop in record.properties.items():
             units.setdefault(name, prop.unit)
             methods.setdefault(name, prop.method)
-    rows = []
-    for record in records:
-        exit_info = record.exit_stage()
-        recipe = record.provenance.get("recipe", {})
-        row: dict[str, Any] = {
-            "id": record.id,
-            "formula": record.formula,
-            "generator": recipe.get("generator"),
-            "prototype": recipe.get("prototype"),
-            "working_ion": record.working_ion,
-            "active": record.active,
-            "exit_stage": exit_info[0] if exit_info else None,
-            "exit_state": exit_info[1].state if exit_info else None,
-            "exit_reason": exit_info[1].reason if exit_info else None,
-            "exit_detail": exit_info[1].detail if exit_info else None,
-        }
-        for name in names:
-            value = record.value(name)
-            row[name] = json.dumps(value) if isinstance(value, list | dict) else value
-        row["structure_json"] = json.dumps(record.structure)
-        row["relaxed_structure_json"] = (
-            json.dumps(record.relaxed_structure) if record.relaxed_structure else None
-        )
-        row["properties_json"] = json.dumps(
-            {k: v.model_dump(mode="json") for k, v in record.properties.items()}
-        )
-        row["status_json"] = json.dumps({k: v.model_dump() for k, v in record.status.items()})
-        row["provenance_json"] = json.dumps(record.provenance, default=str)
-        rows.append(row)
-    table = pa.Table.from_pylist(rows)
+    return names, units, methods
+
+
+def _blocks(records: list[Record], names: list[str]) -> Iterator[Any]:
+    """results.parquet's rows as pyarrow Tables of at most _TABLE_BLOCK rows each."""
+    import pyarrow as pa
+
+    for start in range(0, len(records), _TABLE_BLOCK):
+        rows = [_result_row(r, names) for r in records[start : start + _TABLE_BLOCK]]
+        table = pa.Table.from_pylist(rows)
+        del rows  # not alive while the next block's rows are built
+        yield table
+        del table
+
+
+def _unified(schemas: Iterator[Any]) -> Any:
+    """One schema for blocks built apart, as if the table were built in one go.
+
+    A column takes the type the whole column gives: a block where a property is absent,
+    or holds whole numbers where others do not, takes the type of the others.
+    """
+    import pyarrow as pa
+
+    return pa.unify_schemas(list(schemas), promote_options="permissive")
+
+
+def _with_metadata(schema: Any, units: dict[str, str], methods: dict[str, str]) -> Any:
+    """The schema with each property column's unit and method as field metadata."""
+    import pyarrow as pa
+
     fields = []
-    for f in table.schema:
+    for f in schema:
         if f.name in units:
             meta = {"unit": units[f.name], "method": methods[f.name][:500]}
             f = f.with_metadata({k: v.encode() for k, v in meta.items()})
         fields.append(f)
-    return table.cast(pa.schema(fields))
+    return pa.schema(fields)
+
+
+def results_table(records: list[Record]) -> Any:
+    """A pyarrow Table with one row per record (built in blocks, see :func:`_unified`)."""
+    import pyarrow as pa
+
+    names, units, methods = _columns(records)
+    blocks = list(_blocks(records, names))
+    if len(blocks) <= 1:
+        table = blocks[0] if blocks else pa.Table.from_pylist([])
+    else:
+        schema = _unified(b.schema for b in blocks)
+        table = pa.concat_tables([b.cast(schema) for b in blocks])
+        del blocks
+    return table.cast(_with_metadata(table.schema, units, methods))
 
 
 def write_results_parquet(path: Path, records: list[Record]) -> None:
-    """Write results.parquet atomically."""
+    """Write results.parquet atomically.
+
+    Beyond one block of rows, the file is written a block (a row group) at a time: the
+    rows are built twice, once for the column types and once to write them, so the whole
+    table (1.6 GB for 100,000 records) is never in memory.
+    """
     import pyarrow.parquet as pq
 
-    sink = io.BytesIO()
-    pq.write_table(results_table(records), sink)
-    atomic_write_bytes(Path(path), sink.getvalue())
+    if len(records) <= _TABLE_BLOCK:
+        table = results_table(records)
+        with atomic_open(Path(path), "wb") as fh:
+            pq.write_table(table, fh)
+        return
+    names, units, methods = _columns(records)
+    schema = _with_metadata(_unified(b.schema for b in _blocks(records, names)), units, methods)
+    with atomic_open(Path(path), "wb") as fh, pq.ParquetWriter(fh, schema) as writer:
+        for block in _blocks(records, names):
+            writer.write_table(block.cast(schema))
+            del block
 
 
 def write_deliverables(
@@ -198,5 +278,6 @@ def write_deliverables(
         write_cifs(out / "cifs", records, symprec)
     atomic_write_text(out / "candidates.csv", candidates_csv(records, potential))
     atomic_write_bytes(out / "candidates.xlsx", candidates_xlsx(records, potential))
-    atomic_write_text(out / "candidates.json", candidates_json(records, potential))
+    with atomic_open(out / "candidates.json", "w") as fh:
+        fh.writelines(candidates_json_chunks(records, potential))
     write_results_parquet(out / "results.parquet", records)

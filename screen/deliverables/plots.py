@@ -137,10 +137,31 @@ def _errors(values: Sequence[float | None]) -> list[float] | None:
 
 
 @_styled
-def pareto_plot(points: Sequence[Point], x_label: str, y_label: str) -> Figure:
-    """First two objectives of the ranked candidates; front 1 highlighted and connected."""
+def pareto_plot(
+    points: Sequence[Point], x_label: str, y_label: str, background: Sequence[Point] = ()
+) -> Figure:
+    """First two objectives of the ranked candidates; front 1 highlighted and connected.
+
+    ``background``: more candidates, drawn as small dots without error bars or labels in
+    one embedded image (rasterized), so the SVG's size does not grow with their number.
+    """
     fig = new_figure(6.4, 4.4)
     ax = fig.add_subplot()
+    for group, color, label in (
+        ([p for p in background if p.front != 1], MUTED_COLOR, "other ranked"),
+        ([p for p in background if p.front == 1], FRONT_COLOR, "other ranked, front 1"),
+    ):
+        if group:
+            ax.scatter(
+                [p.x for p in group],
+                [p.y for p in group],
+                s=3,
+                color=color,
+                linewidths=0,
+                rasterized=True,
+                zorder=0,
+                label=f"{label} ({len(group)})",
+            )
     groups = (
         ([p for p in points if p.front != 1], POINT_COLOR, 5, "other fronts"),
         ([p for p in points if p.front == 1], FRONT_COLOR, 7, "Pareto front 1"),

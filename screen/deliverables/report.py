@@ -7,9 +7,11 @@ are inline, and nothing is loaded from elsewhere. Every string that comes from a
 
 1. header: title, campaign, potential, date of the last run, what "rank" means;
 2. top candidates (``<table id="top-candidates">``, one ``<tr data-rank data-formula>`` per
-   ranked candidate, best first; click a column header to sort);
+   ranked candidate, best first, the best ``top_n`` of them; click a column header to
+   sort; every ranked candidate is in candidates.csv);
 3. funnel: records entering and passing each stage, and why they left;
-4. Pareto front of the first two objectives (a bar chart with one objective);
+4. Pareto front of the first two objectives (a bar chart with one objective); beyond the
+   best ``top_n``, the other ranked candidates are small dots drawn as one image;
 5. distributions of the objectives (and hull distance, BVSE barrier) over all records;
 6. a card per top candidate: structure, key numbers with units, uncertainties and methods,
    score breakdown, decomposition, precursor suggestions, flags, Arrhenius plot;
@@ -379,35 +381,48 @@ def _point(record: Record, x: str, y: str) -> plots.Point | None:
     )
 
 
-def _pareto_section(candidates: list[Record], objectives: dict[str, str]) -> str:
+def _pareto_section(candidates: list[Record], objectives: dict[str, str], top_n: int) -> str:
     names = list(objectives)
     if not candidates or not names:
         return _section("pareto", "Pareto front", "<p>no ranked candidates to plot</p>")
     if len(names) == 1:
-        return _ranked_bars_section(candidates, names[0], objectives[names[0]])
+        return _ranked_bars_section(candidates, names[0], objectives[names[0]], top_n)
     x, y = names[:2]
     points = [p for r in candidates if (p := _point(r, x, y)) is not None]
     if not points:
         return _section(
             "pareto", "Pareto front", f"<p>no candidate has both {esc(x)} and {esc(y)}</p>"
         )
-    intro = (
-        f"All {len(points)} ranked candidates on the first two objectives, error bars one "
-        "standard uncertainty; front-1 points (non-dominated) highlighted and connected, "
-        "the top three labelled."
-    )
+    shown, rest = points[:top_n], points[top_n:]  # candidates come best first
+    if rest:
+        intro = (
+            f"The best {len(shown)} of {len(points)} ranked candidates on the first two "
+            "objectives, error bars one standard uncertainty; front-1 points (non-dominated) "
+            f"highlighted and connected, the top three labelled; the other {len(rest)} are "
+            "small dots (front 1 in orange)."
+        )
+    else:
+        intro = (
+            f"All {len(points)} ranked candidates on the first two objectives, error bars one "
+            "standard uncertainty; front-1 points (non-dominated) highlighted and connected, "
+            "the top three labelled."
+        )
     if len(names) > 2:
         intro += f" The fronts are computed over all {len(names)} objectives ({', '.join(names)})."
     svg = plots.pareto_plot(
-        points, _axis_label(x, objectives[x], candidates), _axis_label(y, objectives[y], candidates)
+        shown,
+        _axis_label(x, objectives[x], candidates),
+        _axis_label(y, objectives[y], candidates),
+        background=rest,
     )
     return _section("pareto", "Pareto front", f'<figure class="plot">{svg}</figure>', intro)
 
 
-def _ranked_bars_section(candidates: list[Record], name: str, direction: str) -> str:
+def _ranked_bars_section(candidates: list[Record], name: str, direction: str, top_n: int) -> str:
     have = [r for r in candidates if _finite(r.value(name)) is not None]
     if not have:
         return _section("pareto", "Ranking objective", f"<p>no candidate has {esc(name)}</p>")
+    total, have = len(have), have[:top_n]
     svg = plots.ranked_bars(
         [f"#{int(r.number('rank'))} {r.formula}" for r in have],
         [r.number(name) for r in have],
@@ -415,6 +430,9 @@ def _ranked_bars_section(candidates: list[Record], name: str, direction: str) ->
         _axis_label(name, direction, candidates),
     )
     intro = f"One ranking objective ({name}): the ranked candidates, best at the top."
+    if total > len(have):
+        intro = f"One ranking objective ({name}): the best {len(have)} of {total} ranked "
+        intro += "candidates, best at the top."
     return _section("pareto", "Ranking objective", f'<figure class="plot">{svg}</figure>', intro)
 
 
@@ -793,6 +811,7 @@ def report_html(
     objectives: dict[str, str],
     title: str,
     max_cards: int = 10,
+    top_n: int = 200,
 ) -> str:
     """The whole report as one self-contained HTML document.
 
@@ -803,23 +822,34 @@ def report_html(
         objectives: ranking objectives, property name -> "minimize" or "maximize".
         title: page title (escaped).
         max_cards: candidate cards for the best this many ranked records.
+        top_n: rows of the top-candidates table and detailed points of the Pareto plot
+            (the page stays a few MB however many candidates were ranked).
     """
     provenance = provenance if isinstance(provenance, dict) else {}
     candidates = ranked(records)
     cards = candidates[: max(0, max_cards)]
+    top_n = max(1, top_n)
+    intro = (
+        "Click a column header to sort; ↓/↑: the objective is minimised/maximised. "
+        "Score ± its standard deviation under the property uncertainties."
+    )
+    if len(candidates) > top_n:
+        intro = (
+            f"The best {top_n} of {len(candidates)} ranked candidates (every one is in "
+            f"candidates.csv). {intro}"
+        )
     top = _section(
         "top",
         "Top candidates",
-        _top_table(candidates, objectives, {r.id for r in cards}),
-        "Click a column header to sort; ↓/↑: the objective is minimised/maximised. "
-        "Score ± its standard deviation under the property uncertainties.",
+        _top_table(candidates[:top_n], objectives, {r.id for r in cards}),
+        intro,
     )
     body = (
         _header(title, provenance, objectives, records, candidates)
         + _nav()
         + top
         + _funnel_section(funnel_rows)
-        + _pareto_section(candidates, objectives)
+        + _pareto_section(candidates, objectives, top_n)
         + _distributions_section(records, candidates, objectives)
         + _cards_section(cards, objectives, len(candidates))
         + _provenance_section(provenance)
@@ -841,11 +871,18 @@ def write_report(
     objectives: dict[str, str],
     title: str,
     max_cards: int = 10,
+    top_n: int = 200,
 ) -> Path:
     """Write :func:`report_html` to ``path`` atomically and return the path."""
     path = Path(path)
     text = report_html(
-        records, funnel_rows, provenance, objectives=objectives, title=title, max_cards=max_cards
+        records,
+        funnel_rows,
+        provenance,
+        objectives=objectives,
+        title=title,
+        max_cards=max_cards,
+        top_n=top_n,
     )
     atomic_write_text(path, text)
     return path

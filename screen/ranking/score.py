@@ -98,9 +98,21 @@ def _normalised(values: np.ndarray, lo: np.ndarray, hi: np.ndarray, sign: np.nda
     return np.where(span > 0, out, 1.0)
 
 
+def _results_copy(record: Record) -> Record:
+    """A copy whose properties and statuses may change without touching ``record``.
+
+    Ranking only adds or replaces properties and statuses, so the structures and the
+    provenance are shared with the input rather than deep-copied: a deep copy of 100,000
+    records costs minutes and doubles the memory (benchmarks/scale.py).
+    """
+    return record.model_copy(
+        update={"properties": dict(record.properties), "status": dict(record.status)}
+    )
+
+
 def rank(records: list[Record], params: RankParams) -> list[Record]:
     """Score, sort and number the records; returns new records with a ``rank`` status."""
-    out = [r.copy_for_stage() for r in records]
+    out = [_results_copy(r) for r in records]
     candidates = []
     for record in out:
         missing = [n for n in params.objectives if _numeric(record, n) is None]
@@ -147,8 +159,7 @@ def _score(candidates: list[Record], params: RankParams) -> None:
     samples = params.uncertainty_samples if np.any(sigmas > 0) else 0
     score_std = np.zeros(len(candidates))
     if samples:
-        draws = values + sigmas * rng.standard_normal((samples, *values.shape))
-        score_std = (weights * _normalised(draws, lo, hi, sign)).sum(axis=2).std(axis=0)
+        score_std = _score_draws(values, sigmas, weights, lo, hi, sign, samples, rng).std(axis=0)
     costs = -sign * values
     fronts = non_dominated_sort(costs)
     # the front Monte Carlo costs ~6 ms per draw at 1000 candidates: at most 1e6
@@ -198,6 +209,35 @@ def _score(candidates: list[Record], params: RankParams) -> None:
             method="probability that every constraint holds, independent Gaussian errors "
             "(standard uncertainties; exact values where none is known)",
         )
+
+
+#: elements of one block of Monte Carlo draws (samples x candidates x objectives): 32 MB
+_DRAW_BLOCK = 4_000_000
+
+
+def _score_draws(
+    values: np.ndarray,
+    sigmas: np.ndarray,
+    weights: np.ndarray,
+    lo: np.ndarray,
+    hi: np.ndarray,
+    sign: np.ndarray,
+    samples: int,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """The score of every candidate in each of ``samples`` draws (samples x candidates).
+
+    The draws are made in blocks of samples, so memory stays at one block of draws plus
+    the scores (not samples x candidates x objectives, gigabytes at 100,000 candidates);
+    the generator yields the same numbers in the same order as one draw of the whole.
+    """
+    scores = np.empty((samples, len(values)))
+    step = max(1, _DRAW_BLOCK // max(1, values.size))
+    for start in range(0, samples, step):
+        count = min(step, samples - start)
+        draws = values + sigmas * rng.standard_normal((count, *values.shape))
+        scores[start : start + count] = (weights * _normalised(draws, lo, hi, sign)).sum(axis=2)
+    return scores
 
 
 def rank_stage(records: list[Record], params: RankParams, context: StageContext) -> StageResult:
