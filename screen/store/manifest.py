@@ -28,7 +28,7 @@ from typing import Any
 
 from screen.checksums import file_sha256
 from screen.records import Record
-from screen.store.atomic import atomic_write_text
+from screen.store.atomic import atomic_write_text, fsync_dir
 from screen.store.permissions import share_fd
 
 MANIFEST = "manifest.json"
@@ -50,14 +50,6 @@ class Checked:
     def reusable(self) -> bool:
         """The output is there and verified."""
         return self.records is not None
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def file_entry(path: Path) -> dict[str, Any]:
@@ -115,7 +107,7 @@ def write_output(
         }
         atomic_write_text(stage_dir / MANIFEST, json.dumps(manifest))
         os.replace(tmp, stage_dir / OUTPUT)
-        _fsync_dir(stage_dir)
+        fsync_dir(stage_dir)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
